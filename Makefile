@@ -1,0 +1,54 @@
+# Lantern: the two commands are `make demo` and `make test` (README.md).
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .uv/bin/uv
+BIN := .venv/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(shell command -v python3.11 || command -v $(PYTHON))
+export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+export DBT_SEND_ANONYMOUS_USAGE_STATS := False
+export DO_NOT_TRACK := 1
+export RUNTIME__DLTHUB_TELEMETRY := false
+export DAGSTER_DISABLE_TELEMETRY := 1
+export GX_ANALYTICS_ENABLED := False
+
+.PHONY: install demo run status test lint format ui clean
+.DEFAULT_GOAL := demo
+
+$(UV):
+	$(PYTHON) -m venv .uv
+	.uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+install: .venv/.installed
+
+demo: install  ## set up, generate the demo agencies' exports, run the nightly job once, publish
+	$(BIN)/lantern demo
+
+run: install
+	$(BIN)/lantern run
+
+status: install
+	$(BIN)/lantern status
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: install lint  ## set up and run lint and the whole test suite
+	$(BIN)/pytest
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+ui: install  ## the Dagster UI on http://127.0.0.1:3000
+	$(BIN)/lantern prepare
+	mkdir -p $(DAGSTER_HOME) && cp dagster_project/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+clean:  ## remove everything a run wrote (keeps the virtualenv)
+	rm -rf data dbt/target dbt/logs

@@ -1,0 +1,334 @@
+"""`lantern`: the command line for data engineers (run, status) and agencies (demo data).
+
+Each command prepares what it needs (Dagster home, dbt manifest) and runs the same Dagster
+definitions as the UI and the schedule, so a run started here shows in the UI's history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ingestion import settings
+
+log = logging.getLogger("lantern")
+
+
+def ensure_dagster_home() -> Path:
+    home = settings.dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    source = settings.PROJECT_ROOT / "dagster_project" / "dagster.yaml"
+    target = home / "dagster.yaml"
+    if not target.exists() or target.read_bytes() != source.read_bytes():
+        shutil.copyfile(source, target)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def run_pipeline(agencies: list[str] | None = None, verbose: bool = False) -> int:
+    """Materialise the whole graph once (load, build, check, publish); 0 when published."""
+    settings.quiet_telemetry()
+    ensure_dagster_home()
+    os.environ.setdefault("LANTERN_WAREHOUSE", str(settings.warehouse_path()))
+    import dagster as dg
+
+    from dagster_project.definitions import defs
+
+    started = datetime.now(UTC)
+    definitions = defs()
+    job = definitions.resolve_job_def("nightly")
+    run_config = {
+        "ops": {"raw_ingest": {"config": {"agencies": agencies or []}}},
+        "loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "WARNING"}}},
+    }
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance, run_config=run_config, raise_on_error=False
+        )
+    summary = run_summary(result.run_id, started, result.success)
+    print(format_summary(summary))
+    return 0 if summary["published"] else 1
+
+
+def run_summary(run_id: str, started: datetime, success: bool) -> dict:
+    from dagster_project import warehouse
+    from dagster_project.publication import current_release
+    from ingestion import config
+
+    summary: dict = {
+        "run_id": run_id,
+        "success": success,
+        "agencies": config.agency_ids(),
+        "files": {},
+        "rows": {"raw": 0, "accepted": 0, "rejected": 0, "quarantined": 0},
+        "quarantined": [],
+    }
+    if settings.warehouse_path().exists():
+        with warehouse.connect(read_only=True) as con:
+            if warehouse.table_exists(con, "raw", "files"):
+                for status, files, raw, accepted, rejected, quarantined in con.execute(
+                    """
+                    select status, count(*), sum(rows_raw), sum(rows_accepted),
+                           sum(rows_rejected), sum(rows_quarantined)
+                    from raw.files where loaded_at >= ? group by status
+                    """,
+                    [started],
+                ).fetchall():
+                    summary["files"][status] = files
+                    if status != "duplicate":
+                        summary["rows"]["raw"] += raw
+                        summary["rows"]["accepted"] += accepted
+                        summary["rows"]["rejected"] += rejected
+                        summary["rows"]["quarantined"] += quarantined
+                summary["quarantined"] = [
+                    {"file": f, "reason": r}
+                    for f, r in con.execute(
+                        "select source_file, reason from raw.files "
+                        "where status = 'quarantined' and loaded_at >= ? order by source_file",
+                        [started],
+                    ).fetchall()
+                ]
+            if warehouse.table_exists(con, "marts", "fct_stops"):
+                summary["fct_stops_rows"] = con.execute(
+                    "select count(*) from marts.fct_stops"
+                ).fetchone()[0]
+    checks = warehouse.check_results(run_id)
+    summary["checks"] = {
+        "passed": sum(c["passed"] for c in checks),
+        "failed": sum(not c["passed"] for c in checks),
+        "blocking_failed": [
+            f"{c['asset_key']}:{c['check_name']}"
+            for c in checks
+            if not c["passed"] and c["severity"] == "blocking"
+        ],
+        "warn_failed": [
+            f"{c['asset_key']}:{c['check_name']}"
+            for c in checks
+            if not c["passed"] and c["severity"] == "warn"
+        ],
+    }
+    release = current_release(settings.publish_dir())
+    summary["release"] = str(release) if release else None
+    summary["published"] = bool(success and release and _release_created_after(release, started))
+    return summary
+
+
+def _release_created_after(release: Path, started: datetime) -> bool:
+    meta = release / "release.json"
+    if not meta.exists():
+        return False
+    created = datetime.fromisoformat(
+        json.loads(meta.read_text())["created_at"].replace("Z", "+00:00")
+    )
+    return created >= started
+
+
+def format_summary(s: dict) -> str:
+    files = s["files"]
+    lines = [
+        f"Lantern run {s['run_id']}: {'published' if s['published'] else 'NOT PUBLISHED'}",
+        f"  agencies:  {len(s['agencies'])} ({', '.join(s['agencies'])})",
+        f"  files:     {files.get('loaded', 0)} loaded, {files.get('duplicate', 0)} re-sent duplicates "
+        f"skipped, {files.get('quarantined', 0)} quarantined",
+        f"  rows:      {s['rows']['raw']} delivered = {s['rows']['accepted']} loaded + "
+        f"{s['rows']['rejected']} rejected + {s['rows']['quarantined']} quarantined",
+    ]
+    if "fct_stops_rows" in s:
+        lines.append(f"  fct_stops: {s['fct_stops_rows']} person-stops in the warehouse")
+    c = s["checks"]
+    lines.append(
+        f"  checks:    {c['passed']} passed, {c['failed']} failed "
+        f"({len(c['blocking_failed'])} blocking, {len(c['warn_failed'])} warn)"
+    )
+    for name in c["blocking_failed"]:
+        lines.append(f"    BLOCKING FAILED {name}")
+    for name in c["warn_failed"]:
+        lines.append(f"    warn            {name}")
+    for q in s["quarantined"]:
+        lines.append(f"    QUARANTINED     {q['reason']}")
+    if s["published"]:
+        lines.append(f"  release:   {s['release']} (current)")
+    else:
+        lines.append(f"  release:   nothing published; current stays {s['release'] or '(none)'}")
+    return "\n".join(lines)
+
+
+def status(as_json: bool = False) -> int:
+    from dagster_project import warehouse
+    from dagster_project.publication import current_release
+
+    ensure_dagster_home()
+    import dagster as dg
+
+    out: dict = {"last_run": None, "checks": [], "release": None, "failures": []}
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs(limit=1)
+        if runs:
+            run = runs[0]
+            record = instance.get_run_record_by_id(run.run_id)
+            out["last_run"] = {
+                "run_id": run.run_id,
+                "job": run.job_name,
+                "status": run.status.value,
+                "started_at": _ts(record.start_time) if record else None,
+                "ended_at": _ts(record.end_time) if record else None,
+            }
+    run_id = out["last_run"]["run_id"] if out["last_run"] else None
+    checks = warehouse.check_results(run_id) if run_id else []
+    out["checks"] = [
+        {
+            "asset": c["asset_key"],
+            "check": c["check_name"],
+            "severity": c["severity"],
+            "passed": c["passed"],
+            "description": c["description"],
+            "details": json.loads(c["details"]) if c["details"] else {},
+        }
+        for c in checks
+    ]
+    release = current_release(settings.publish_dir())
+    if release:
+        meta = release / "release.json"
+        out["release"] = {
+            "path": str(release),
+            **(json.loads(meta.read_text()) if meta.exists() else {}),
+        }
+    if settings.warehouse_path().exists():
+        with warehouse.connect(read_only=True) as con:
+            if warehouse.table_exists(con, "raw", "files"):
+                # A file's latest attempt decides: a quarantined file that later loaded is fixed.
+                for agency, file, reason in con.execute(
+                    """
+                    select agency_id, source_file, reason from raw.files
+                    qualify row_number() over (partition by source_file order by loaded_at desc) = 1
+                        and status = 'quarantined'
+                    order by source_file
+                    """
+                ).fetchall():
+                    out["failures"].append({"agency": agency, "file": file, "reason": reason})
+    for c in out["checks"]:
+        if not c["passed"] and c["severity"] == "blocking":
+            out["failures"].append(
+                {
+                    "check": f"{c['asset']}:{c['check']}",
+                    "reason": c["description"],
+                    "details": c["details"],
+                }
+            )
+    if as_json:
+        print(json.dumps(out, indent=2, default=str))
+    else:
+        print(format_status(out))
+    return 0 if not out["failures"] else 1
+
+
+def _ts(value: float | None) -> str | None:
+    return datetime.fromtimestamp(value, UTC).isoformat() if value else None
+
+
+def format_status(out: dict) -> str:
+    lines = []
+    run = out["last_run"]
+    if run:
+        lines.append(
+            f"last run:  {run['run_id']} {run['status']} (started {run['started_at']}, ended {run['ended_at']})"
+        )
+    else:
+        lines.append("last run:  none yet (run `lantern run`)")
+    if out["checks"]:
+        passed = sum(c["passed"] for c in out["checks"])
+        lines.append(f"checks:    {passed} passed, {len(out['checks']) - passed} failed")
+        for c in out["checks"]:
+            mark = "ok  " if c["passed"] else ("FAIL" if c["severity"] == "blocking" else "warn")
+            lines.append(f"  {mark} [{c['severity']:8}] {c['asset']}:{c['check']}")
+    release = out["release"]
+    lines.append(
+        f"release:   {release['path']} ({release.get('release_id', '?')})"
+        if release
+        else "release:   none published yet"
+    )
+    for f in out["failures"]:
+        if "file" in f:
+            lines.append(f"FAILURE    agency {f['agency']}, file {f['file']}: {f['reason']}")
+        else:
+            lines.append(
+                f"FAILURE    check {f['check']}: {f['reason'] or ''} {json.dumps(f['details'], default=str)[:500]}"
+            )
+    return "\n".join(lines)
+
+
+def generate_demo(rows: int, seed: int | None, out: Path | None) -> None:
+    from ingestion import demo
+
+    target = out or settings.landing_dir()
+    kwargs = {"rows": rows}
+    if seed is not None:
+        kwargs["seed"] = seed
+    demo.generate(target, **kwargs)
+    print(f"demo exports for {rows} person-stops written to {target}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lantern", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress in detail")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_demo = sub.add_parser(
+        "demo", help="generate the demo agencies' exports and run the nightly job"
+    )
+    p_demo.add_argument(
+        "--rows", type=int, default=30_000, help="person-stops to generate (default 30000)"
+    )
+    p_demo.add_argument("--seed", type=int, default=None)
+    p_run = sub.add_parser("run", help="load new files, build, check and publish (the nightly job)")
+    p_run.add_argument(
+        "--agency",
+        action="append",
+        default=None,
+        help="only load this agency's new files (repeatable)",
+    )
+    p_status = sub.add_parser(
+        "status", help="last run, each check's result, the current release, failures"
+    )
+    p_status.add_argument("--format", choices=["text", "json"], default="text")
+    p_gen = sub.add_parser("generate-demo", help="only write the demo agencies' exports")
+    p_gen.add_argument("--rows", type=int, default=30_000)
+    p_gen.add_argument("--seed", type=int, default=None)
+    p_gen.add_argument("--out", type=Path, default=None)
+    sub.add_parser("prepare", help="parse the dbt project (done automatically when it changed)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings.quiet_telemetry()
+    if args.command == "demo":
+        generate_demo(args.rows, args.seed, None)
+        return run_pipeline(verbose=args.verbose)
+    if args.command == "run":
+        if args.agency:
+            from ingestion import config
+
+            for agency in args.agency:
+                config.load_agency(agency)  # a clear error for an unknown agency
+        return run_pipeline(args.agency, verbose=args.verbose)
+    if args.command == "status":
+        return status(args.format == "json")
+    if args.command == "generate-demo":
+        generate_demo(args.rows, args.seed, args.out)
+        return 0
+    if args.command == "prepare":
+        from dagster_project.defs.transform import prepare_manifest
+
+        print(prepare_manifest(force=True))
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

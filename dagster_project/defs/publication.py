@@ -1,0 +1,103 @@
+"""Publication: a dated release of every public mart, switched to `current` only when complete."""
+
+
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from dagster_project import warehouse
+from ingestion import config, settings
+
+PUBLIC_SCHEMA = "marts"
+# Never published, whatever a model says: names, dates of birth, addresses, raw officer ids.
+# The guard also refuses any column *ending* in one of these, so keep them specific (a bare
+# "name" would refuse `agency_name`).
+GENERIC_PERSONAL_COLUMNS = {
+    "first_name",
+    "last_name",
+    "full_name",
+    "subject_name",
+    "officer_name",
+    "date_of_birth",
+    "dob",
+    "birth_date",
+    "address",
+    "street_address",
+    "home_address",
+    "officer_id",
+    "badge_number",
+    "raw_text",
+}
+
+
+def personal_columns() -> set[str]:
+    names = set(GENERIC_PERSONAL_COLUMNS)
+    for dataset in settings.DATASETS:
+        names |= {f.name for f in config.dataset_spec(dataset).fields.values() if f.personal}
+    return names
+
+
+def public_models(manifest_path: Path) -> list[dict]:
+    """Models of the marts schema, with their documented columns, from dbt's manifest."""
+    manifest = json.loads(manifest_path.read_text())
+    models = []
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or node["config"].get("schema") != PUBLIC_SCHEMA:
+            continue
+        models.append(
+            {
+                "schema": PUBLIC_SCHEMA,
+                "name": node["name"],
+                "description": node.get("description", ""),
+                "columns": {
+                    c: v.get("description", "") for c, v in node.get("columns", {}).items()
+                },
+            }
+        )
+    return sorted(models, key=lambda m: m["name"])
+
+
+def build_publish_asset(manifest_path: Path) -> dg.AssetsDefinition:
+    models = public_models(manifest_path)
+
+    @dg.asset(
+        key=["publish", "release"],
+        deps=[dg.AssetKey([m["schema"], m["name"]]) for m in models],
+        group_name="publish",
+        kinds={"parquet", "csv"},
+        description="Writes data/publish/<release_id>/ (Parquet, CSV, datapackage.json, checksums, "
+        "check results) and switches data/publish/current to it once complete.",
+    )
+    def release(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        from dagster_project.publication import PublicTable, publish_release
+
+        checks = warehouse.check_results(context.run_id)
+        blocked = [c for c in checks if c["severity"] == "blocking" and not c["passed"]]
+        if blocked:
+            # Dagster already skips this asset when a blocking check fails; this guards against a
+            # check that ran outside the graph's dependencies.
+            raise dg.Failure(
+                "quality gate failed: "
+                + ", ".join(f"{c['asset_key']}:{c['check_name']}" for c in blocked)
+            )
+        tables = [
+            PublicTable(m["schema"], m["name"], m["description"], m["columns"]) for m in models
+        ]
+        published = publish_release(
+            settings.warehouse_path(),
+            settings.publish_dir(),
+            tables,
+            checks,
+            personal_columns=personal_columns(),
+        )
+        context.log.info(f"published release {published.path}")
+        return dg.MaterializeResult(
+            metadata={
+                "release_path": str(published.path),
+                "tables": len(tables),
+                "checks": len(checks),
+            }
+        )
+
+    return release

@@ -1,0 +1,72 @@
+"""Great Expectations suites as blocking asset checks on the public facts."""
+
+
+import dagster as dg
+
+from dagster_project import warehouse
+from ingestion import config
+
+FCT_STOPS = dg.AssetKey(["marts", "fct_stops"])
+
+# The batch to validate: whole agency-months touched by the latest load (the GX month rules need
+# whole months), so a nightly run validates what it brought, not all history (issue 7).
+LATEST_BATCH_SQL = """
+with latest as (
+    select max(load_id) as load_id from raw.files where status = 'loaded'
+),
+touched as (
+    select distinct agency_id, date_trunc('month', stop_date) as month
+    from marts.fct_stops
+    where load_id = (select load_id from latest)
+)
+select fct_stops.*
+from marts.fct_stops as fct_stops
+join touched
+    on fct_stops.agency_id = touched.agency_id
+    and date_trunc('month', fct_stops.stop_date) = touched.month
+"""
+
+
+@dg.asset_check(
+    asset=FCT_STOPS,
+    name="gx_stops_suite",
+    blocking=True,
+    description="Great Expectations suite `stops` (expectations/stops.py): keys, value domains, "
+    "dates, OPP search logic (blocking); coverage and volume per agency-month (warn).",
+)
+def gx_stops_suite(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    from expectations.stops import validate_stops
+
+    with warehouse.connect(read_only=True) as con:
+        frame = con.execute(LATEST_BATCH_SQL).df()
+    first_years = {a: config.load_agency(a).first_year for a in config.agency_ids()}
+    result = validate_stops(frame, agency_first_years=first_years)
+    warehouse.record_checks(
+        context.op_execution_context.run_id,
+        [
+            {
+                "asset_key": "marts/fct_stops",
+                "check_name": f"gx_stops_suite.{outcome.name}",
+                "severity": outcome.severity,
+                "passed": outcome.success,
+                "description": outcome.description,
+                "details": {
+                    "column": outcome.column,
+                    "unexpected_count": outcome.unexpected_count,
+                    "examples": outcome.unexpected_examples,
+                },
+            }
+            for outcome in result.results
+        ],
+    )
+    failures = result.blocking_failures
+    return dg.AssetCheckResult(
+        passed=result.success_blocking,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(f"{f.name}: {f.unexpected_count} rows" for f in failures) or None,
+        metadata={
+            "rows_validated": len(frame),
+            "blocking_failures": [f.name for f in failures],
+            "warn_failures": [f.name for f in result.warn_failures],
+        },
+    )

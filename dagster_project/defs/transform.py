@@ -1,0 +1,132 @@
+"""dbt: staging, intermediate and marts as assets; dbt tests as asset checks.
+
+The dbt project runs as one `dbt build`, so a failing blocking test stops the models after it and
+fails the step, and nothing downstream (publication) runs. Test results are also written to
+`quality.check_results` so the CLI, the publication and the reports see the same gate.
+"""
+
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from dagster_project import warehouse
+from ingestion import settings
+
+TARGET_DIR = settings.DBT_PROJECT_DIR / "target"
+MANIFEST = TARGET_DIR / "manifest.json"
+# The venv's dbt, whether or not the venv is on PATH (the CLI runs without activating it).
+DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
+
+
+def _dbt_sources_newer_than(path: Path) -> bool:
+    if not path.exists():
+        return True
+    built = path.stat().st_mtime
+    for folder in ("models", "macros", "tests", "seeds"):
+        for file in (settings.DBT_PROJECT_DIR / folder).rglob("*"):
+            if file.is_file() and file.stat().st_mtime > built:
+                return True
+    return any(
+        (settings.DBT_PROJECT_DIR / name).stat().st_mtime > built
+        for name in ("dbt_project.yml", "profiles.yml")
+    )
+
+
+def prepare_manifest(force: bool = False) -> Path:
+    """`dbt parse` only when the project changed: loading definitions then costs ~8 s, not ~20 s."""
+    if force or _dbt_sources_newer_than(MANIFEST):
+        settings.quiet_telemetry()
+        env = {**os.environ, "LANTERN_WAREHOUSE": str(settings.warehouse_path())}
+        subprocess.run(
+            [
+                str(DBT_EXECUTABLE),
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(settings.DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(settings.DBT_PROJECT_DIR),
+                "--target-path",
+                str(TARGET_DIR),
+            ],
+            check=True,
+            env=env,
+        )
+    return MANIFEST
+
+
+class LanternDbtTranslator(DagsterDbtTranslator):
+    """Asset keys mirror warehouse relations: `staging/stg_raw__stops`, `marts/fct_stops`, and a
+    source `raw.stops` is `raw/stops`, the key the dlt asset materialises."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        schema = dbt_resource_props.get("config", {}).get("schema") or "main"
+        return dg.AssetKey([schema, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return dbt_resource_props.get("config", {}).get("schema") or "dbt"
+
+
+def dbt_project() -> DbtProject:
+    return DbtProject(
+        project_dir=settings.DBT_PROJECT_DIR,
+        profiles_dir=settings.DBT_PROJECT_DIR,
+        target_path=TARGET_DIR,
+    )
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(
+        project_dir=dbt_project(),
+        profiles_dir=str(settings.DBT_PROJECT_DIR),
+        dbt_executable=str(DBT_EXECUTABLE),
+    )
+
+
+def build_dbt_assets() -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=prepare_manifest(),
+        project=dbt_project(),
+        dagster_dbt_translator=LanternDbtTranslator(),
+    )
+    def lantern_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        os.environ["LANTERN_WAREHOUSE"] = str(settings.warehouse_path())
+        recorded = []
+        invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+        for event in invocation.stream():
+            if isinstance(event, dg.AssetCheckResult):
+                severity = "warn" if event.severity == dg.AssetCheckSeverity.WARN else "blocking"
+                recorded.append(
+                    {
+                        "asset_key": "/".join(event.asset_key.path),
+                        "check_name": event.check_name,
+                        "severity": severity,
+                        "passed": event.passed,
+                        "description": "dbt test",
+                        "details": {
+                            k: getattr(v, "value", str(v))
+                            for k, v in (event.metadata or {}).items()
+                        },
+                    }
+                )
+            yield event
+        warehouse.record_checks(context.run_id, recorded)
+        if not invocation.is_successful():
+            failed = [
+                r["check_name"] for r in recorded if not r["passed"] and r["severity"] == "blocking"
+            ]
+            raise dg.Failure(
+                description="dbt build failed"
+                + (f": blocking tests failed: {', '.join(failed)}" if failed else ""),
+            )
+
+    return lantern_dbt

@@ -1,0 +1,584 @@
+"""Open-data releases: Parquet + CSV of the public marts, a Frictionless data dictionary, checks,
+checksums; switched to `current` only once complete (DESIGN.md section 7).
+
+Pure library code (no Dagster): the publish asset calls `publish_release` after the quality gate.
+
+Layout of `publish_dir`:
+    <release_id>/            one complete release (never modified after the switch)
+    current -> <release_id>  relative symlink, replaced atomically
+    .staging-<release_id>/   a release being written; removed if anything fails
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+log = logging.getLogger(__name__)
+
+CURRENT = "current"
+STAGING_PREFIX = ".staging-"
+DATAPACKAGE = "datapackage.json"
+CHECKS = "checks.json"
+RELEASE = "release.json"
+SHA256SUMS = "SHA256SUMS"
+DATA_DIR = "data"
+DEFAULT_KEEP = 7
+# A staging folder this old belongs to a run that was killed (no `finally` ran): safe to remove.
+STALE_STAGING_SECONDS = 6 * 3600
+
+# Frictionless resource names: lowercase alphanumerics with '.', '_', '-' (Data Package v1).
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_RELEASE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class PublicationError(RuntimeError):
+    """A release was refused or failed; `current` still points at the previous release."""
+
+
+@dataclass(frozen=True)
+class PublicTable:
+    """A public mart as dbt documents it; only the documented columns are published."""
+
+    schema: str
+    name: str
+    description: str
+    columns: dict[str, str] = field(default_factory=dict)  # column -> description
+
+    @property
+    def relation(self) -> str:
+        return f"{_quote(self.schema)}.{_quote(self.name)}"
+
+
+@dataclass(frozen=True)
+class Release:
+    release_id: str
+    path: Path
+    created_at: datetime
+    row_counts: dict[str, int]
+    files: list[str]  # paths relative to `path`, SHA256SUMS included
+
+
+def new_release_id(now: datetime | None = None) -> str:
+    """UTC `YYYYMMDDTHHMMSSffffffZ`: sorts in time order and is unique per microsecond."""
+    return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def personal_column_hits(
+    tables: Iterable[PublicTable], personal_columns: Iterable[str]
+) -> list[tuple[str, str]]:
+    """(table, column) pairs that would publish personal data: a column named like a personal
+    field or ending in one (`primary_officer_id`), case-insensitively. Salted hashes are named
+    `<field>_hash` (ingestion/CONTRACT.md), so they do not match."""
+    personal = {p.lower() for p in personal_columns if p}
+    return [
+        (f"{table.schema}.{table.name}", column)
+        for table in tables
+        for column in table.columns
+        if any(column.lower().endswith(p) for p in personal)
+    ]
+
+
+def publish_release(
+    warehouse_path: Path,
+    publish_dir: Path,
+    tables: list[PublicTable],
+    checks: list[dict],
+    *,
+    release_id: str | None = None,
+    personal_columns: set[str],
+    keep: int = DEFAULT_KEEP,
+) -> Release:
+    """Export `tables` from the warehouse into a new release and make it `current`.
+
+    Refuses (PublicationError, nothing written) when a table would publish a personal column.
+    Any failure while writing removes the staging folder and leaves `current` as it was. After
+    the switch, only the newest `keep` releases are kept (the current one never goes).
+    """
+    warehouse_path, publish_dir = Path(warehouse_path), Path(publish_dir)
+    created_at = datetime.now(UTC)
+    release_id = release_id or new_release_id(created_at)
+    _check_request(tables, personal_columns, release_id, keep)
+    if not warehouse_path.exists():
+        raise PublicationError(f"warehouse {warehouse_path} does not exist")
+
+    publish_dir.mkdir(parents=True, exist_ok=True)
+    final = publish_dir / release_id
+    staging = publish_dir / f"{STAGING_PREFIX}{release_id}"
+    if final.exists() or staging.exists():
+        raise PublicationError(f"release {release_id} already exists in {publish_dir}")
+    _remove_stale_staging(publish_dir)
+
+    try:
+        row_counts = _write_release(
+            staging, warehouse_path, tables, checks, release_id, created_at, personal_columns
+        )
+        files = sorted(_release_files(staging))
+        os.rename(staging, final)
+        _fsync_dir(publish_dir)
+    except BaseException as exc:  # KeyboardInterrupt too: never leave a half release behind
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, PublicationError) or not isinstance(exc, Exception):
+            raise
+        raise PublicationError(f"release {release_id} failed while writing: {exc}") from exc
+
+    try:
+        _switch_current(publish_dir, release_id)
+    except Exception as exc:
+        # Never current, so nobody reads it; keeping it would only confuse retention.
+        shutil.rmtree(final, ignore_errors=True)
+        raise PublicationError(f"release {release_id} written but not switched: {exc}") from exc
+
+    log.info("published release %s (%s)", release_id, row_counts)
+    prune_releases(publish_dir, keep)
+    return Release(release_id, final, created_at, row_counts, files)
+
+
+def current_release(publish_dir: Path) -> Path | None:
+    """The release `current` points at, or None before the first release."""
+    link = Path(publish_dir) / CURRENT
+    if not link.is_symlink():
+        return None
+    target = link.resolve()
+    return target if target.is_dir() else None
+
+
+def verify_release(path: Path) -> list[str]:
+    """Problems found in a release: files the data package or SHA256SUMS lists that are missing or
+    differ (bytes, sha256), and files neither lists. An empty list means the release is intact."""
+    path = Path(path)
+    problems: list[str] = []
+    actual = _release_files(path)
+
+    sums_path = path / SHA256SUMS
+    listed: dict[str, str] = {}
+    if not sums_path.is_file():
+        problems.append(f"{SHA256SUMS} is missing")
+    else:
+        for number, line in enumerate(sums_path.read_text(encoding="utf-8").splitlines(), 1):
+            digest, sep, name = line.partition("  ")
+            if not sep or not re.fullmatch(r"[0-9a-f]{64}", digest):
+                problems.append(f"{SHA256SUMS} line {number} is malformed: {line!r}")
+                continue
+            listed[name] = digest
+        for name, digest in listed.items():
+            file = _inside(path, name)
+            if file is None or not file.is_file():
+                problems.append(f"{name}: listed in {SHA256SUMS} but missing")
+            elif _sha256(file) != digest:
+                problems.append(f"{name}: checksum mismatch")
+        for name in sorted(actual - set(listed) - {SHA256SUMS}):
+            problems.append(f"{name}: not listed in {SHA256SUMS}")
+
+    package_path = path / DATAPACKAGE
+    if not package_path.is_file():
+        problems.append(f"{DATAPACKAGE} is missing")
+        return problems
+    try:
+        package = json.loads(package_path.read_text(encoding="utf-8"))
+        resources = package["resources"]
+    except (ValueError, KeyError, TypeError) as exc:
+        problems.append(f"{DATAPACKAGE} is unreadable: {exc}")
+        return problems
+    for resource in resources:
+        name = resource.get("path")
+        file = _inside(path, name) if isinstance(name, str) else None
+        if file is None or not file.is_file():
+            problems.append(f"{name}: listed in {DATAPACKAGE} but missing")
+            continue
+        if resource.get("bytes") is not None and file.stat().st_size != resource["bytes"]:
+            problems.append(f"{name}: size differs from {DATAPACKAGE}")
+        expected = resource.get("hash")
+        if expected is not None and f"sha256:{_sha256(file)}" != expected:
+            problems.append(f"{name}: hash differs from {DATAPACKAGE}")
+    return problems
+
+
+def prune_releases(publish_dir: Path, keep: int = DEFAULT_KEEP) -> list[Path]:
+    """Delete all but the newest `keep` releases, never the current one; returns what went.
+
+    Only folders holding a release.json count as releases, so nothing else is ever touched."""
+    if keep < 1:
+        raise ValueError("keep must be at least 1")
+    publish_dir = Path(publish_dir)
+    current = current_release(publish_dir)
+    releases = sorted(
+        (p for p in publish_dir.iterdir() if _is_release(p)),
+        key=_release_sort_key,
+        reverse=True,
+    )
+    removed = []
+    for old in releases[keep:]:
+        if current is not None and old.resolve() == current:
+            continue
+        shutil.rmtree(old)
+        removed.append(old)
+    if removed:
+        log.info("removed old releases: %s", ", ".join(p.name for p in removed))
+    return removed
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def _check_request(
+    tables: Sequence[PublicTable], personal_columns: set[str], release_id: str, keep: int
+) -> None:
+    if keep < 1:
+        raise PublicationError("keep must be at least 1")
+    if not _RELEASE_ID_RE.match(release_id) or release_id == CURRENT:
+        raise PublicationError(f"invalid release id {release_id!r}")
+    if not tables:
+        raise PublicationError("no tables to publish")
+    names = [t.name for t in tables]
+    for name in names:
+        if not _NAME_RE.match(name):
+            raise PublicationError(f"table name {name!r} is not a valid resource name")
+        if names.count(name) > 1:
+            raise PublicationError(f"two public tables are named {name!r}")
+    _guard_privacy(tables, personal_columns)
+
+
+def _guard_privacy(tables: Iterable[PublicTable], personal_columns: set[str]) -> None:
+    hits = personal_column_hits(tables, personal_columns)
+    if hits:
+        listed = ", ".join(f"{table}.{column}" for table, column in hits)
+        raise PublicationError(f"refusing to publish personal data: {listed}")
+
+
+def _write_release(
+    root: Path,
+    warehouse_path: Path,
+    tables: Sequence[PublicTable],
+    checks: list[dict],
+    release_id: str,
+    created_at: datetime,
+    personal_columns: set[str],
+) -> dict[str, int]:
+    row_counts: dict[str, int] = {}
+    schemas: dict[str, list[dict[str, Any]]] = {}
+    # One read-only connection for the export, closed before anything else happens: a held
+    # DuckDB connection blocks every other process's writer (STACK-NOTES.md).
+    con = duckdb.connect(str(warehouse_path), read_only=True)
+    try:
+        resolved: list[tuple[PublicTable, dict[str, str]]] = []
+        for table in tables:
+            types = _table_columns(con, table)
+            full = PublicTable(
+                table.schema,
+                table.name,
+                table.description,
+                {name: table.columns.get(name, "") for name in types},
+            )
+            resolved.append((full, types))
+        # Undocumented tables publish all their columns: check the real names too, still
+        # before the first byte is written.
+        _guard_privacy([full for full, _ in resolved], personal_columns)
+
+        data = root / DATA_DIR
+        data.mkdir(parents=True)
+        # CSV timestamps with time zone render in UTC (+00), whatever the machine's zone is.
+        con.execute("SET TimeZone = 'UTC'")
+        for full, types in resolved:
+            schemas[full.name] = [
+                _frictionless_field(name, types[name], full.columns[name]) for name in types
+            ]
+            row_counts[full.name] = export_table(con, full, data)
+    finally:
+        con.close()
+
+    _write_json(root / CHECKS, checks)
+    _write_json(
+        root / RELEASE,
+        {
+            "release_id": release_id,
+            "created_at": _iso(created_at),
+            "tables": [f"{t.schema}.{t.name}" for t in tables],
+            "row_counts": row_counts,
+        },
+    )
+    _write_json(root / DATAPACKAGE, _datapackage(root, tables, schemas, release_id, created_at))
+    _write_sha256sums(root)
+    return row_counts
+
+
+def export_table(con: duckdb.DuckDBPyConnection, table: PublicTable, data_dir: Path) -> int:
+    """Write `<name>.parquet` and `<name>.csv` of one table's published columns; returns rows."""
+    select = (
+        f"select {', '.join(_quote(c) for c in table.columns)} from {table.relation}"
+        if table.columns
+        else f"select * from {table.relation}"
+    )
+    parquet = data_dir / f"{table.name}.parquet"
+    csv = data_dir / f"{table.name}.csv"
+    con.execute(f"copy ({select}) to {_literal(parquet)} (format parquet, compression zstd)")
+    con.execute(f"copy ({select}) to {_literal(csv)} (format csv, header true)")
+    row = con.execute(f"select count(*) from {table.relation}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _table_columns(con: duckdb.DuckDBPyConnection, table: PublicTable) -> dict[str, str]:
+    """Published columns -> DuckDB type: the documented ones (in dbt's order), or all of them."""
+    rows = con.execute(
+        "select column_name, data_type from information_schema.columns"
+        " where table_schema = ? and table_name = ? order by ordinal_position",
+        [table.schema, table.name],
+    ).fetchall()
+    if not rows:
+        raise PublicationError(f"table {table.schema}.{table.name} not found in the warehouse")
+    types = dict(rows)
+    missing = [c for c in table.columns if c not in types]
+    if missing:
+        raise PublicationError(
+            f"{table.schema}.{table.name}: documented columns not in the warehouse: {missing}"
+        )
+    if table.columns:
+        return {c: types[c] for c in table.columns}
+    return types
+
+
+def _datapackage(
+    root: Path,
+    tables: Sequence[PublicTable],
+    schemas: dict[str, list[dict[str, Any]]],
+    release_id: str,
+    created_at: datetime,
+) -> dict[str, Any]:
+    """Frictionless Data Package v1. The CSV of a table is its tabular data resource; its Parquet
+    twin is a plain data resource (`<name>-parquet`) carrying the same schema."""
+    resources: list[dict[str, Any]] = []
+    for table in tables:
+        fields = schemas[table.name]
+        for suffix, fmt, mediatype, profile in (
+            ("", "csv", "text/csv", "tabular-data-resource"),
+            ("-parquet", "parquet", "application/vnd.apache.parquet", "data-resource"),
+        ):
+            relative = f"{DATA_DIR}/{table.name}.{fmt}"
+            file = root / relative
+            resource: dict[str, Any] = {
+                "name": f"{table.name}{suffix}",
+                "path": relative,
+                "profile": profile,
+                "title": table.name,
+                "description": table.description,
+                "format": fmt,
+                "mediatype": mediatype,
+                "bytes": file.stat().st_size,
+                "hash": f"sha256:{_sha256(file)}",
+                "schema": {"fields": fields},
+            }
+            if fmt == "csv":
+                resource["encoding"] = "utf-8"
+                resource["dialect"] = {
+                    "delimiter": ",",
+                    "quoteChar": '"',
+                    "doubleQuote": True,
+                    "lineTerminator": "\n",
+                    "header": True,
+                }
+            resources.append(resource)
+    for name, relative, description in (
+        ("quality-checks", CHECKS, "Results of the quality checks this release passed through."),
+        ("release", RELEASE, "Release id, creation time and row counts."),
+    ):
+        file = root / relative
+        resources.append(
+            {
+                "name": name,
+                "path": relative,
+                "profile": "data-resource",
+                "description": description,
+                "format": "json",
+                "mediatype": "application/json",
+                "encoding": "utf-8",
+                "bytes": file.stat().st_size,
+                "hash": f"sha256:{_sha256(file)}",
+            }
+        )
+    return {
+        "profile": "data-package",
+        "name": "lantern",
+        "id": f"lantern-{release_id}",
+        "title": "Lantern open police data",
+        "description": "Public marts of the Lantern warehouse, published after the quality gate.",
+        "created": _iso(created_at),
+        "resources": resources,
+    }
+
+
+# DuckDB type (its leading word) -> Frictionless Table Schema v1 type.
+_FRICTIONLESS_TYPES = {
+    "VARCHAR": "string",
+    "CHAR": "string",
+    "TEXT": "string",
+    "UUID": "string",
+    "ENUM": "string",
+    "BLOB": "string",
+    "BIT": "string",
+    "BOOLEAN": "boolean",
+    "TINYINT": "integer",
+    "SMALLINT": "integer",
+    "INTEGER": "integer",
+    "BIGINT": "integer",
+    "HUGEINT": "integer",
+    "UTINYINT": "integer",
+    "USMALLINT": "integer",
+    "UINTEGER": "integer",
+    "UBIGINT": "integer",
+    "UHUGEINT": "integer",
+    "FLOAT": "number",
+    "REAL": "number",
+    "DOUBLE": "number",
+    "DECIMAL": "number",
+    "NUMERIC": "number",
+    "DATE": "date",
+    "TIME": "time",
+    "TIMESTAMP": "datetime",
+    "TIMESTAMP_S": "datetime",
+    "TIMESTAMP_MS": "datetime",
+    "TIMESTAMP_NS": "datetime",
+    # DuckDB writes intervals as `1 day 02:00:00`, not the ISO 8601 `duration` form.
+    "INTERVAL": "string",
+    "JSON": "string",
+}
+
+
+def frictionless_type(duckdb_type: str) -> str:
+    """Frictionless type of a DuckDB column type; nested types (lists, structs, maps) are
+    `string`, since their CSV text is DuckDB's own notation, not the JSON Frictionless expects."""
+    upper = duckdb_type.strip().upper()
+    if upper.endswith("]") or upper.startswith(("STRUCT", "MAP", "UNION")):
+        return "string"
+    head = re.split(r"[\s(]", upper, maxsplit=1)[0]
+    return _FRICTIONLESS_TYPES.get(head, "string")
+
+
+def _frictionless_field(name: str, duckdb_type: str, description: str) -> dict[str, Any]:
+    kind = frictionless_type(duckdb_type)
+    out: dict[str, Any] = {"name": name, "type": kind}
+    if description:
+        out["description"] = description
+    if kind in ("datetime", "time"):
+        # DuckDB writes `2024-01-31 22:15:00[.ffffff][+00]`, not the default `...T...Z` form,
+        # and fractional seconds the default `hh:mm:ss` time form does not allow.
+        out["format"] = "any"
+    out["lantern:duckdb_type"] = duckdb_type
+    return out
+
+
+def _write_sha256sums(root: Path) -> None:
+    lines = [
+        f"{_sha256(root / name)}  {name}\n" for name in sorted(_release_files(root) - {SHA256SUMS})
+    ]
+    (root / SHA256SUMS).write_text("".join(lines), encoding="utf-8")
+
+
+def _switch_current(publish_dir: Path, release_id: str) -> None:
+    """Point `current` at the release with one rename, so readers see the old or the new
+    release, never a missing or half-written one."""
+    link = publish_dir / CURRENT
+    if link.exists() and not link.is_symlink():
+        raise PublicationError(f"{link} exists and is not a symlink")
+    temporary = publish_dir / f".{CURRENT}-{release_id}"
+    if temporary.is_symlink() or temporary.exists():
+        temporary.unlink()
+    os.symlink(release_id, temporary, target_is_directory=True)
+    try:
+        os.replace(temporary, link)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _fsync_dir(publish_dir)
+
+
+def _remove_stale_staging(publish_dir: Path) -> None:
+    cutoff = time.time() - STALE_STAGING_SECONDS
+    for entry in publish_dir.iterdir():
+        if entry.name.startswith(STAGING_PREFIX) and entry.is_dir() and not entry.is_symlink():
+            if entry.stat().st_mtime < cutoff:
+                log.warning("removing stale staging folder %s", entry)
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+# --- small helpers -------------------------------------------------------------------------
+
+
+def _is_release(path: Path) -> bool:
+    return (
+        path.is_dir()
+        and not path.is_symlink()
+        and not path.name.startswith(".")
+        and path.name != CURRENT
+        and (path / RELEASE).is_file()
+    )
+
+
+def _release_sort_key(path: Path) -> tuple[str, str]:
+    """Newest first by created_at from release.json (ids need not sort by time), then name."""
+    try:
+        created = json.loads((path / RELEASE).read_text(encoding="utf-8"))["created_at"]
+    except (OSError, ValueError, KeyError, TypeError):
+        created = ""
+    return (str(created), path.name)
+
+
+def _release_files(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+def _inside(root: Path, relative: str) -> Path | None:
+    """`root/relative`, or None when `relative` would escape the release folder."""
+    candidate = (root / relative).resolve()
+    return candidate if candidate.is_relative_to(root.resolve()) else None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    path.write_text(
+        json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+    )
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename durable (best effort: not every filesystem allows opening a directory)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"

@@ -1,0 +1,106 @@
+{#-
+    Search rate (searches / stops) and hit rate (contraband found / searches; contraband without
+    a search is not a hit, RIPA Board) by agency, year and perceived race, each with its ratio to
+    the agency's reference group in the same year (METHODS.md 3, 4, 5). Rates are rounded to 6
+    decimals so published files and unit tests compare exactly.
+-#}
+{%- set threshold = var('small_numbers_threshold') | int -%}
+
+with
+
+stops as (
+
+    select * from {{ ref('fct_stops') }}
+
+),
+
+agencies as (
+
+    select * from {{ ref('dim_agencies') }}
+
+),
+
+counts as (
+
+    select
+        agency_id,
+        stop_year,
+        subject_race,
+        count(*) as stops,
+        count(*) filter (where search_conducted) as searches,
+        count(*) filter (where search_conducted and contraband_found) as hits
+
+    from stops
+    group by agency_id, stop_year, subject_race
+
+),
+
+compared as (
+
+    select
+        counts.*,
+        agencies.reference_group,
+        counts.subject_race = agencies.reference_group as is_reference_group,
+        reference_counts.stops as reference_stops,
+        reference_counts.searches as reference_searches,
+        reference_counts.hits as reference_hits
+
+    from counts
+
+    inner join agencies
+        on counts.agency_id = agencies.agency_id
+
+    left join counts as reference_counts
+        on counts.agency_id = reference_counts.agency_id
+        and counts.stop_year = reference_counts.stop_year
+        and agencies.reference_group = reference_counts.subject_race
+
+),
+
+final as (
+
+    select
+        agency_id,
+        stop_year,
+        subject_race,
+        stops,
+        searches,
+        round(cast(searches as double precision) / nullif(stops, 0), 6) as search_rate,
+        round({{ wilson_interval('searches', 'stops', 'lower') }}, 6) as search_rate_lower,
+        round({{ wilson_interval('searches', 'stops', 'upper') }}, 6) as search_rate_upper,
+        hits,
+        round(cast(hits as double precision) / nullif(searches, 0), 6) as hit_rate,
+        round({{ wilson_interval('hits', 'searches', 'lower') }}, 6) as hit_rate_lower,
+        round({{ wilson_interval('hits', 'searches', 'upper') }}, 6) as hit_rate_upper,
+        reference_group,
+        round(
+            {{ rate_ratio('searches', 'stops', 'reference_searches', 'reference_stops') }}, 6
+        ) as search_rate_ratio,
+        round(case when not is_reference_group then
+            {{ log_ratio_interval('searches', 'stops', 'reference_searches', 'reference_stops', 'lower') }}
+        end, 6) as search_rate_ratio_lower,
+        round(case when not is_reference_group then
+            {{ log_ratio_interval('searches', 'stops', 'reference_searches', 'reference_stops', 'upper') }}
+        end, 6) as search_rate_ratio_upper,
+        round(
+            {{ rate_ratio('hits', 'searches', 'reference_hits', 'reference_searches') }}, 6
+        ) as hit_rate_ratio,
+        round(case when not is_reference_group then
+            {{ log_ratio_interval('hits', 'searches', 'reference_hits', 'reference_searches', 'lower') }}
+        end, 6) as hit_rate_ratio_lower,
+        round(case when not is_reference_group then
+            {{ log_ratio_interval('hits', 'searches', 'reference_hits', 'reference_searches', 'upper') }}
+        end, 6) as hit_rate_ratio_upper,
+        stops < {{ threshold }} or searches < {{ threshold }} as is_small_numbers,
+        'search_rate = searches / stops; hit_rate = hits / searches, a hit being contraband found'
+        || ' in a search (outcome test, pooled over districts); 95% Wilson score intervals;'
+        || ' *_ratio = rate / rate of the agency''s reference group in the same year, 95%'
+        || ' interval exp(ln(ratio) -/+ 1.96 * sqrt(1/a - 1/n1 + 1/b - 1/n2)) (Katz log scale);'
+        || ' is_small_numbers when stops or searches < {{ threshold }}. Lantern METHODS.md 3-5,'
+        || ' 9.' as method
+
+    from compared
+
+)
+
+select * from final

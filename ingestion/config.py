@@ -1,0 +1,325 @@
+"""Agency onboarding configuration: parse and validate `agency.yml` and `<dataset>.yml`.
+
+Configuration is data, never code: it is parsed with YAML's safe loader, checked against the
+canonical field specs, and every error names the file, the line and the key, so a records clerk
+can fix a mapping without reading Python.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ingestion import settings
+
+ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+FORMATS = ("csv", "excel", "jsonl", "parquet")
+FIELD_TYPES = ("string", "integer", "date", "time", "datetime", "code", "boolean")
+TREATMENTS = ("drop", "hash")
+BOOLEAN_SPELLINGS = {
+    "true": "true", "t": "true", "yes": "true", "y": "true", "1": "true",
+    "false": "false", "f": "false", "no": "false", "n": "false", "0": "false",
+}  # fmt: skip
+
+
+class ConfigError(ValueError):
+    """A configuration file is invalid; the message names file, line and key."""
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: str
+    required: bool = False
+    personal: bool = False
+    domain: tuple[str, ...] = ()
+    default: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    dataset: str
+    fields: dict[str, FieldSpec]
+    record_key: tuple[str, ...]
+
+    def raw_columns(self) -> list[str]:
+        """Columns of raw.<dataset> that always exist, in order (personal fields only hashed)."""
+        cols = []
+        for spec in self.fields.values():
+            if spec.type == "datetime":
+                continue  # split into its date and time fields at ingestion
+            cols.append(f"{spec.name}_hash" if spec.personal else spec.name)
+        return cols
+
+
+@dataclass(frozen=True)
+class Agency:
+    agency_id: str
+    name: str
+    ori: str
+    state: str
+    time_zone: str
+    latitude: float
+    longitude: float
+    first_year: int
+    reference_group: str
+    population: dict[int, dict[str, int]]
+    path: Path
+
+
+@dataclass(frozen=True)
+class Mapping:
+    agency_id: str
+    dataset: str
+    format: str
+    file_pattern: str
+    encoding: str
+    columns: dict[str, str]
+    formats: dict[str, str]
+    values: dict[str, dict[str, str]]
+    personal_data: dict[str, str]
+    csv: dict[str, str] = field(default_factory=dict)
+    excel: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+
+class _Located:
+    """YAML document plus the line of every key, so errors can point at a line."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read: {exc}") from exc
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            self.data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+        self.lines: dict[tuple[str, ...], int] = {}
+        if node is not None:
+            self._index(node, ())
+        if not isinstance(self.data, dict):
+            raise ConfigError(f"{path}:1: expected a mapping of keys at the top level")
+
+    def _index(self, node: yaml.Node, prefix: tuple[str, ...]) -> None:
+        self.lines.setdefault(prefix, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                here = (*prefix, str(key.value))
+                self.lines[here] = key.start_mark.line + 1
+                self._index(value, here)
+
+    def error(self, keys: tuple[str, ...], message: str) -> ConfigError:
+        line = 1
+        for depth in range(len(keys), -1, -1):
+            if keys[:depth] in self.lines:
+                line = self.lines[keys[:depth]]
+                break
+        where = ".".join(keys) or "(top)"
+        return ConfigError(f"{self.path}:{line}: {where}: {message}")
+
+    def get(self, *keys: str, kind: type | tuple[type, ...] | None = None, required=False):
+        value: Any = self.data
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is None:
+            if required:
+                raise self.error(keys, "is required")
+            return None
+        if kind is not None and not isinstance(value, kind):
+            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+            raise self.error(keys, f"must be a {names}, got {type(value).__name__} {value!r}")
+        return value
+
+
+def check_id(value: str, what: str) -> str:
+    """Ids become folder names and SQL literals: only lowercase letters, digits and underscores."""
+    if not isinstance(value, str) or not ID_PATTERN.match(value):
+        raise ConfigError(
+            f"invalid {what} {value!r}: use lowercase letters, digits and underscores"
+        )
+    return value
+
+
+@cache
+def dataset_spec(dataset: str) -> DatasetSpec:
+    check_id(dataset, "dataset")
+    path = settings.CANONICAL_DIR / f"{dataset}.yml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in settings.CANONICAL_DIR.glob("*.yml")))
+        raise ConfigError(f"unknown dataset {dataset!r} (known: {known})")
+    doc = _Located(path)
+    fields = {}
+    for name, raw in (doc.get("fields", kind=dict, required=True)).items():
+        if raw.get("type") not in FIELD_TYPES:
+            raise doc.error(("fields", name, "type"), f"must be one of {', '.join(FIELD_TYPES)}")
+        fields[name] = FieldSpec(
+            name=name,
+            type=raw["type"],
+            required=bool(raw.get("required", False)),
+            personal=bool(raw.get("personal", False)),
+            domain=tuple(raw.get("domain", ())),
+            default=raw.get("default"),
+            description=raw.get("description", ""),
+        )
+    return DatasetSpec(dataset, fields, tuple(doc.get("record_key", kind=list) or ()))
+
+
+def load_agency(agency_id: str, root: Path | None = None) -> Agency:
+    check_id(agency_id, "agency id")
+    path = (root or settings.agencies_dir()) / agency_id / "agency.yml"
+    if not path.exists():
+        raise ConfigError(f"{path}: no such file: agency {agency_id!r} is not onboarded")
+    doc = _Located(path)
+    declared = doc.get("agency_id", kind=str, required=True)
+    if declared != agency_id:
+        raise doc.error(("agency_id",), f"is {declared!r} but the folder is {agency_id!r}")
+    centroid = doc.get("centroid", kind=dict) or {}
+    population: dict[int, dict[str, int]] = {}
+    races = dataset_spec("stops").fields["subject_race"].domain
+    for year, groups in (doc.get("population", kind=dict) or {}).items():
+        if not isinstance(year, int) or not isinstance(groups, dict):
+            raise doc.error(("population", str(year)), "must map a year to {group: residents}")
+        for group, count in groups.items():
+            if group not in races:
+                raise doc.error(
+                    ("population", str(year), str(group)), f"unknown group; use {races}"
+                )
+            if not isinstance(count, int) or count < 0:
+                raise doc.error(("population", str(year), str(group)), "must be a whole number")
+        population[year] = dict(groups)
+    reference = doc.get("reference_group", kind=str) or "white"
+    if reference not in races:
+        raise doc.error(("reference_group",), f"unknown group; use one of {races}")
+    return Agency(
+        agency_id=agency_id,
+        name=doc.get("name", kind=str, required=True),
+        ori=str(doc.get("ori", kind=(str, int)) or ""),
+        state=doc.get("state", kind=str) or "",
+        time_zone=doc.get("time_zone", kind=str, required=True),
+        latitude=float(centroid.get("lat", 0.0)),
+        longitude=float(centroid.get("lon", 0.0)),
+        first_year=int(doc.get("first_year", kind=int) or 1900),
+        reference_group=reference,
+        population=population,
+        path=path,
+    )
+
+
+def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapping:
+    check_id(agency_id, "agency id")
+    spec = dataset_spec(dataset)
+    path = (root or settings.agencies_dir()) / agency_id / f"{dataset}.yml"
+    if not path.exists():
+        raise ConfigError(f"{path}: no such file: agency {agency_id!r} has no {dataset} mapping")
+    doc = _Located(path)
+    fmt = doc.get("format", kind=str, required=True)
+    if fmt not in FORMATS:
+        raise doc.error(("format",), f"must be one of {', '.join(FORMATS)}")
+    pattern = doc.get("file_pattern", kind=str) or "*"
+    if "/" in pattern or ".." in pattern:
+        raise doc.error(("file_pattern",), "must be a file name pattern, not a path")
+    encoding = doc.get("encoding", kind=str) or "utf-8"
+    try:
+        "".encode(encoding)
+    except LookupError:
+        raise doc.error(("encoding",), f"unknown encoding {encoding!r}") from None
+
+    columns = doc.get("columns", kind=dict, required=True)
+    for canonical, source in columns.items():
+        if canonical not in spec.fields:
+            raise doc.error(("columns", canonical), f"unknown canonical field of {dataset}")
+        if not isinstance(source, str | int):
+            raise doc.error(("columns", canonical), "must name one source column")
+    columns = {k: str(v) for k, v in columns.items()}
+    for name, fspec in spec.fields.items():
+        if fspec.required and name not in columns and not _covered_by_datetime(name, columns, spec):
+            raise doc.error(("columns",), f"required field {name!r} is not mapped")
+
+    formats = doc.get("formats", kind=dict) or {}
+    for name, fmt_text in formats.items():
+        if name not in spec.fields or spec.fields[name].type not in ("date", "time", "datetime"):
+            raise doc.error(("formats", name), "formats apply to date, time and datetime fields")
+        if not isinstance(fmt_text, str) or "%" not in fmt_text:
+            raise doc.error(("formats", name), "must be a strptime format such as '%m/%d/%Y'")
+
+    values: dict[str, dict[str, str]] = {}
+    for name, mapping in (doc.get("values", kind=dict) or {}).items():
+        fspec = spec.fields.get(name)
+        if fspec is None or fspec.type not in ("code", "boolean"):
+            raise doc.error(("values", name), "value maps apply to code and boolean fields")
+        if not isinstance(mapping, dict):
+            raise doc.error(("values", name), "must map source codes to canonical values")
+        allowed = fspec.domain if fspec.type == "code" else ("true", "false")
+        values[name] = {}
+        for source, target in mapping.items():
+            target = _canonical_text(target)
+            if target not in allowed:
+                raise doc.error(
+                    ("values", name, str(source)), f"{target!r} is not one of {list(allowed)}"
+                )
+            values[name][_canonical_text(source)] = target
+
+    personal = {}
+    for source, treatment in (doc.get("personal_data", kind=dict) or {}).items():
+        if treatment not in TREATMENTS:
+            raise doc.error(("personal_data", str(source)), f"must be one of {TREATMENTS}")
+        personal[str(source)] = treatment
+    by_source = {v: k for k, v in columns.items()}
+    for name, fspec in spec.fields.items():
+        if fspec.personal and name in columns and columns[name] not in personal:
+            raise doc.error(
+                ("personal_data",),
+                f"column {columns[name]!r} carries personal field {name!r}: list it as hash or drop",
+            )
+    for source, treatment in personal.items():
+        if treatment == "drop" and source in by_source:
+            raise doc.error(("personal_data", source), "is mapped in columns; use hash or unmap it")
+
+    return Mapping(
+        agency_id=agency_id,
+        dataset=dataset,
+        format=fmt,
+        file_pattern=pattern,
+        encoding=encoding,
+        columns=columns,
+        formats={k: str(v) for k, v in formats.items()},
+        values=values,
+        personal_data=personal,
+        csv=doc.get("csv", kind=dict) or {},
+        excel=doc.get("excel", kind=dict) or {},
+        path=path,
+    )
+
+
+def _canonical_text(value: Any) -> str:
+    if isinstance(value, bool):  # YAML turns Y/N/yes/no/true into booleans
+        return "true" if value else "false"
+    return str(value).strip().lower()
+
+
+def _covered_by_datetime(name: str, columns: dict[str, str], spec: DatasetSpec) -> bool:
+    """stop_date may come from a combined stop_datetime column."""
+    prefix = name.rsplit("_", 1)[0]
+    combined = f"{prefix}_datetime"
+    return combined in columns and combined in spec.fields
+
+
+def agency_ids(root: Path | None = None) -> list[str]:
+    base = root or settings.agencies_dir()
+    if not base.exists():
+        return []
+    return sorted(p.name for p in base.iterdir() if (p / "agency.yml").exists())
+
+
+def onboarded(dataset: str, root: Path | None = None) -> list[str]:
+    base = root or settings.agencies_dir()
+    return [a for a in agency_ids(base) if (base / a / f"{dataset}.yml").exists()]

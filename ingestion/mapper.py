@@ -1,0 +1,243 @@
+"""Map one parsed file onto the canonical fields of its dataset, in DuckDB SQL.
+
+Column names, codes and formats come from the agency's mapping file, so none of them is ever
+spliced into SQL: identifiers are quoted by `quote_ident` and every literal is a bound parameter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pyarrow as pa
+
+from ingestion.config import DatasetSpec, Mapping
+from ingestion.readers import ParsedFile, Reject
+
+BATCH_ROWS = 250_000
+INTEGER_PATTERN = r"^[+-]?[0-9]+(\.0*)?$"
+
+
+class ContractViolation(Exception):
+    """The file cannot be loaded under its agency's mapping (e.g. a required column is missing)."""
+
+
+@dataclass
+class MappedFile:
+    parsed: ParsedFile
+    rows_accepted: int
+    rejects: list[Reject]
+    notes: list[str] = field(default_factory=list)
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        reader = self.parsed.con.execute(
+            "select * exclude (_reject_reason) from mapped where _reject_reason is null order by _source_row"
+        ).fetch_record_batch(BATCH_ROWS)
+        yield from reader
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def snake(name: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_") or "column"
+
+
+class _Params:
+    def __init__(self) -> None:
+        self.values: dict[str, object] = {}
+
+    def add(self, value: object) -> str:
+        key = f"p{len(self.values)}"
+        self.values[key] = value
+        return f"${key}"
+
+
+def map_file(
+    parsed: ParsedFile,
+    mapping: Mapping,
+    spec: DatasetSpec,
+    *,
+    lineage: dict[str, object],
+    salt: str,
+) -> MappedFile:
+    """Build table `mapped` (raw columns + lineage + _reject_reason) from table `src`."""
+    params = _Params()
+    present = set(parsed.columns)
+    missing_required = []
+    notes: list[str] = []
+    selects: list[str] = []
+    reasons: list[str] = []
+    produced: set[str] = set()
+
+    def value(source: str) -> str:
+        return f"nullif(trim({quote_ident(source)}), '')"
+
+    def describe(field_name: str, source: str) -> str:
+        return f"column '{source}' ({field_name})"
+
+    for name, fspec in spec.fields.items():
+        source = mapping.columns.get(name)
+        if source is None:
+            continue
+        if source not in present:
+            if fspec.required or (
+                fspec.type == "datetime" and _datetime_targets(name, spec, mapping)
+            ):
+                missing_required.append((name, source))
+            else:
+                notes.append(f"mapped {describe(name, source)} is absent from the file; left empty")
+            continue
+        v = value(source)
+        label = params.add(describe(name, source))
+        if fspec.type in ("date", "time", "datetime"):
+            fmt = mapping.formats.get(name)
+            parsed_expr = f"try_cast({v} as timestamp)"
+            if fspec.type == "time":
+                parsed_expr = f"(date '2000-01-01' + try_cast({v} as time))"
+            if fmt:
+                parsed_expr = f"coalesce(try_strptime({v}, {params.add(fmt)}), {parsed_expr})"
+            expected = params.add(f" (expected {fmt or 'ISO 8601'})")
+            bad = f"({v} is not null and {parsed_expr} is null)"
+            targets = (
+                _datetime_targets(name, spec, mapping)
+                if fspec.type == "datetime"
+                else [(name, fspec.type)]
+            )
+            for target, kind in targets:
+                pattern = "%Y-%m-%d" if kind == "date" else "%H:%M:%S"
+                selects.append(f"strftime({parsed_expr}, '{pattern}') as {quote_ident(target)}")
+                produced.add(target)
+            required = fspec.required or any(spec.fields[t].required for t, _ in targets)
+            message = f"{label} || ': unparseable {fspec.type} ''' || {v} || '''' || {expected}"
+            if required:
+                reasons.append(f"case when {bad} then {message} end")
+            else:
+                notes_expr = f"case when {bad} then {message} end"
+                selects.append(f"{notes_expr} as {quote_ident('_note_' + name)}")
+        elif fspec.type == "integer":
+            good = f"regexp_matches({v}, '{INTEGER_PATTERN}')"
+            selects.append(
+                f"case when {good} then cast(cast({v} as double) as bigint)::varchar end as {quote_ident(name)}"
+            )
+            produced.add(name)
+            message = f"{label} || ': not a whole number ''' || {v} || ''''"
+            bad = f"({v} is not null and not {good})"
+            if fspec.required:
+                reasons.append(f"case when {bad} then {message} end")
+            else:
+                selects.append(
+                    f"case when {bad} then {message} end as {quote_ident('_note_' + name)}"
+                )
+        elif fspec.personal:
+            selects.append(f"sha256({params.add(salt)} || {v}) as {quote_ident(name + '_hash')}")
+            produced.add(name)
+        else:
+            selects.append(f"{v} as {quote_ident(name)}")
+            produced.add(name)
+        if fspec.required and fspec.type not in ("date", "time", "datetime"):
+            reasons.append(f"case when {v} is null then {label} || ': required value is empty' end")
+
+    if missing_required:
+        wanted = ", ".join(f"'{source}' ({name})" for name, source in missing_required)
+        raise ContractViolation(
+            f"required column {wanted} missing; the file has: {', '.join(parsed.columns)}"
+        )
+
+    # Every canonical raw column exists in every batch, so the raw table's shape never depends on
+    # which agency happened to load first.
+    for column in spec.raw_columns():
+        base = column[: -len("_hash")] if column.endswith("_hash") else column
+        if base not in produced and column not in produced:
+            selects.append(f"null::varchar as {quote_ident(column)}")
+
+    mapped_sources = set(mapping.columns.values())
+    for source in parsed.columns:
+        if source in mapped_sources:
+            continue
+        treatment = mapping.personal_data.get(source)
+        if treatment == "drop":
+            continue
+        if treatment == "hash":
+            selects.append(
+                f"sha256({params.add(salt)} || {value(source)}) as {quote_ident('src_' + snake(source) + '_hash')}"
+            )
+        else:
+            selects.append(f"{value(source)} as {quote_ident('src_' + snake(source))}")
+
+    lineage_cols = [
+        f"{params.add(lineage['agency_id'])}::varchar as _agency_id",
+        f"{params.add(lineage['dataset'])}::varchar as _dataset",
+        f"{params.add(lineage['source_file'])}::varchar as _source_file",
+        "_source_row::bigint as _source_row",
+        f"{params.add(lineage['file_hash'])}::varchar as _file_hash",
+        f"{params.add(lineage['loaded_at'])}::timestamptz as _loaded_at",
+        f"{params.add(lineage['load_id'])}::varchar as _load_id",
+    ]
+    reason_expr = (
+        f"nullif(concat_ws('; ', {', '.join(reasons)}), '')" if reasons else "null::varchar"
+    )
+    raw_text = (
+        "concat_ws(',', "
+        + ", ".join(f"coalesce({quote_ident(c)}, '')" for c in parsed.columns)
+        + ")"
+    )
+    sql = f"""
+        create or replace table mapped as
+        select {", ".join(selects + lineage_cols)},
+               {reason_expr} as _reject_reason,
+               {raw_text} as _raw_text
+        from src
+    """
+    con = parsed.con
+    used = set(re.findall(r"\$(p\d+)\b", sql))
+    con.execute(sql, {k: v for k, v in params.values.items() if k in used})
+
+    rejects = list(parsed.rejects)
+    for row, reason, text in con.execute(
+        "select _source_row, _reject_reason, _raw_text from mapped where _reject_reason is not null order by 1"
+    ).fetchall():
+        rejects.append(Reject(int(row), reason, text, _column_of(reason, mapping)))
+    note_cols = [
+        c
+        for (c,) in con.execute(
+            "select name from pragma_table_info('mapped') where name like '\\_note\\_%' escape '\\'"
+        ).fetchall()
+    ]
+    for column in note_cols:
+        count, rows, example = con.execute(
+            f"select count(*), list(_source_row order by _source_row)[1:5], "
+            f"min({quote_ident(column)}) from mapped where {quote_ident(column)} is not null"
+        ).fetchone()
+        if count:
+            shown = ", ".join(str(r) for r in rows)
+            notes.append(f"{count} value(s) set to null (rows {shown}...): {example}")
+        con.execute(f"alter table mapped drop column {quote_ident(column)}")
+    con.execute("alter table mapped drop column _raw_text")
+    accepted = con.execute("select count(*) from mapped where _reject_reason is null").fetchone()[0]
+    return MappedFile(parsed, accepted, rejects, notes)
+
+
+def _datetime_targets(name: str, spec: DatasetSpec, mapping: Mapping) -> list[tuple[str, str]]:
+    """`stop_datetime` fills `stop_date` and `stop_time` unless those are mapped themselves."""
+    prefix = name[: -len("_datetime")]
+    out = []
+    for suffix in ("date", "time"):
+        target = f"{prefix}_{suffix}"
+        if target in spec.fields and target not in mapping.columns:
+            out.append((target, suffix))
+    return out
+
+
+def _column_of(reason: str, mapping: Mapping) -> str | None:
+    match = re.match(r"column '(.+?)' \(", reason)
+    return match.group(1) if match else None
+
+
+def now_utc() -> datetime:
+    from datetime import UTC
+
+    return datetime.now(UTC)

@@ -1,0 +1,399 @@
+"""Read one delivered file, whatever its format, into a DuckDB table of strings.
+
+Every reader returns a `ParsedFile`: table `src` in an in-memory DuckDB connection (one VARCHAR
+column per delivered column, named as in the header, plus `_source_row`), the rows that could not
+be parsed (with their line and reason), and `rows_raw`, the number of data records in the file
+counted independently of the parser, so that the reconciliation raw = accepted + rejected checks
+something real.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass
+class Reject:
+    source_row: int | None
+    reason: str
+    raw_text: str | None = None
+    column_name: str | None = None
+
+
+@dataclass
+class ParsedFile:
+    con: duckdb.DuckDBPyConnection
+    columns: list[str]
+    rows_raw: int
+    rejects: list[Reject] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows_parsed(self) -> int:
+        return self.con.execute("select count(*) from src").fetchone()[0]
+
+
+class UnreadableFile(Exception):
+    """The whole file cannot be read (empty, no header, not the declared format)."""
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_file(
+    path: Path, fmt: str, *, encoding: str = "utf-8", csv_options=None, excel_options=None
+) -> ParsedFile:
+    if fmt == "csv":
+        return read_csv(path, encoding=encoding, **(csv_options or {}))
+    if fmt == "excel":
+        return read_excel(path, **(excel_options or {}))
+    if fmt == "jsonl":
+        return read_jsonl(path, encoding=encoding)
+    if fmt == "parquet":
+        return read_parquet(path)
+    raise UnreadableFile(f"unsupported format {fmt!r}")
+
+
+# --- CSV -------------------------------------------------------------------------------------
+
+
+def _decode_to_utf8(data: bytes, encoding: str) -> tuple[bytes, list[Reject]]:
+    """Return UTF-8 bytes with the same line structure; lines that cannot be decoded are blanked
+    (DuckDB skips blank lines, so line numbers stay those of the delivered file) and rejected."""
+    if data.startswith(UTF8_BOM):
+        data = data[len(UTF8_BOM) :]
+    codec = (
+        "utf-8"
+        if encoding.lower().replace("_", "-") in ("utf-8", "utf8", "utf-8-sig")
+        else encoding
+    )
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError:
+        pass
+    else:
+        return (data if codec == "utf-8" else text.encode("utf-8")), []
+    rejects, out = [], []
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        try:
+            out.append(line.decode(codec).encode("utf-8"))
+        except UnicodeDecodeError as exc:
+            if number == 1:
+                raise UnreadableFile(f"header line cannot be decoded as {encoding}: {exc}") from exc
+            rejects.append(
+                Reject(
+                    number,
+                    f"undecodable bytes for encoding {encoding} at byte {exc.start} of the line",
+                    line.decode(codec, errors="replace"),
+                )
+            )
+            out.append(b"")
+    return b"\n".join(out), rejects
+
+
+def _line_starts(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """1-based numbers of the non-blank physical lines, and their count per line kind."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == 10)
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [len(buf)]))
+    lengths = ends - starts
+    # a line holding only '\r' is blank too
+    cr_only = (
+        (lengths == 1) & (buf[np.minimum(starts, max(len(buf) - 1, 0))] == 13)
+        if len(buf)
+        else lengths == 0
+    )
+    nonblank = (lengths > 0) & ~cr_only
+    numbers = np.arange(1, len(starts) + 1)
+    return numbers[nonblank], starts[nonblank]
+
+
+def read_csv(
+    path: Path,
+    *,
+    encoding: str = "utf-8",
+    delimiter: str = ",",
+    quote: str = '"',
+    escape: str | None = None,
+) -> ParsedFile:
+    data = path.read_bytes()
+    utf8, rejects = _decode_to_utf8(data, encoding)
+    nonblank_lines, _ = _line_starts(utf8)
+    if len(nonblank_lines) == 0:
+        raise UnreadableFile("the file is empty")
+    con = duckdb.connect()
+    source = path
+    if utf8 is not data:  # transcoded: DuckDB reads UTF-8 only, so hand it a temporary copy
+        handle = tempfile.NamedTemporaryFile(suffix=".csv", delete=False)
+        handle.write(utf8)
+        handle.close()
+        source = Path(handle.name)
+    try:
+        con.execute(
+            """
+            create table src as
+            select * from read_csv(
+                $path, all_varchar = true, header = true, delim = $delim, quote = $quote,
+                escape = $escape, store_rejects = true, rejects_table = 'csv_rejects',
+                rejects_scan = 'csv_scans', null_padding = false, strict_mode = true,
+                auto_detect = true, sample_size = -1
+            )
+            """,
+            {"path": str(source), "delim": delimiter, "quote": quote, "escape": escape or quote},
+        )
+    except duckdb.Error as exc:
+        raise UnreadableFile(f"not a readable CSV file: {exc}") from exc
+    finally:
+        if source != path:
+            source.unlink(missing_ok=True)
+    columns = [
+        row[0]
+        for row in con.execute("select name from pragma_table_info('src') order by cid").fetchall()
+    ]
+    csv_rejects = con.execute(
+        """
+        select line, any_value(column_name),
+               string_agg(distinct error_type || ': ' || error_message, '; '), any_value(csv_line)
+        from csv_rejects group by line order by line
+        """
+    ).fetchall()
+    for line, column, message, text in csv_rejects:
+        rejects.append(Reject(int(line), message, (text or "").strip("\r\n"), column))
+    accepted = con.execute("select count(*) from src").fetchone()[0]
+    data_lines = nonblank_lines[1:]  # the first non-blank line is the header
+    rejected_lines = np.array(sorted({r.source_row for r in rejects}), dtype=np.int64)
+    blanked = int((~np.isin(rejected_lines, data_lines)).sum())  # undecodable lines, blanked above
+    candidate = data_lines[~np.isin(data_lines, rejected_lines)]
+    if len(candidate) == accepted:
+        rows_raw = len(data_lines) + blanked
+        line_numbers = candidate
+    else:
+        # Quoted fields hold line breaks: count records with the csv module instead of lines.
+        line_numbers, records = _record_lines(utf8, delimiter, quote, set(rejected_lines.tolist()))
+        rows_raw = records + blanked
+        if len(line_numbers) != accepted:
+            raise UnreadableFile(
+                f"cannot align record numbers ({len(line_numbers)} records, {accepted} parsed)"
+            )
+    _attach_row_numbers(con, np.asarray(line_numbers, dtype=np.int64))
+    return ParsedFile(con, columns, int(rows_raw), sorted(rejects, key=lambda r: r.source_row or 0))
+
+
+def _record_lines(
+    utf8: bytes, delimiter: str, quote: str, rejected: set[int]
+) -> tuple[list[int], int]:
+    reader = csv.reader(
+        io.StringIO(utf8.decode("utf-8"), newline=""), delimiter=delimiter, quotechar=quote
+    )
+    lines, previous_end, count = [], 0, 0
+    for index, record in enumerate(reader):
+        start = previous_end + 1
+        previous_end = reader.line_num
+        if index == 0 or not record:
+            continue
+        count += 1
+        if start not in rejected:
+            lines.append(start)
+    return lines, count
+
+
+def _attach_row_numbers(con: duckdb.DuckDBPyConnection, numbers: np.ndarray) -> None:
+    rows = pa.table({"_ordinal": np.arange(len(numbers), dtype=np.int64), "_source_row": numbers})
+    con.register("_rows", rows)
+    con.execute(
+        """
+        create or replace table src as
+        select src.* exclude (_ordinal), _rows._source_row
+        from (select rowid as _ordinal, * from src) as src
+        join _rows using (_ordinal)
+        order by _rows._source_row
+        """
+    )
+    con.unregister("_rows")
+
+
+# --- Excel, JSON lines, Parquet: built in Python as Arrow, then the same table -----------------
+
+
+def _cell_text(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    text = str(value)
+    return text
+
+
+def _from_records(
+    columns: list[str], rows: list[list[str | None]], row_numbers: list[int]
+) -> duckdb.DuckDBPyConnection:
+    arrays = {
+        name: pa.array([r[i] for r in rows], type=pa.string()) for i, name in enumerate(columns)
+    }
+    arrays["_source_row"] = pa.array(row_numbers, type=pa.int64())
+    con = duckdb.connect()
+    con.register("_arrow", pa.table(arrays))
+    con.execute("create table src as select * from _arrow")
+    con.unregister("_arrow")
+    return con
+
+
+def _unique_headers(header: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in header:
+        name = name.strip() if name else ""
+        name = name or f"column{len(out) + 1}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}_{seen[name]}"
+        else:
+            seen[name] = 0
+        out.append(name)
+    return out
+
+
+def read_excel(path: Path, *, sheet: str | int | None = None, skip_rows: int = 0) -> ParsedFile:
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged workbook
+        raise UnreadableFile(f"not a readable Excel workbook: {exc}") from exc
+    try:
+        if sheet is None:
+            ws = book.worksheets[0]
+        elif isinstance(sheet, int):
+            ws = book.worksheets[sheet]
+        elif sheet in book.sheetnames:
+            ws = book[sheet]
+        else:
+            raise UnreadableFile(
+                f"sheet {sheet!r} not found (sheets: {', '.join(book.sheetnames)})"
+            )
+        header, rows, numbers, rejects, raw = None, [], [], [], 0
+        for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
+            if number <= skip_rows:
+                continue
+            cells = [_cell_text(v) for v in values]
+            while cells and (cells[-1] is None or cells[-1] == ""):
+                cells.pop()
+            if header is None:
+                if not cells:
+                    continue
+                header = _unique_headers([c or "" for c in cells])
+                continue
+            if not any(c not in (None, "") for c in cells):
+                continue
+            raw += 1
+            if len(cells) > len(header):
+                rejects.append(
+                    Reject(
+                        number,
+                        f"too many cells: expected {len(header)}, found {len(cells)}",
+                        "\t".join(c or "" for c in cells),
+                    )
+                )
+                continue
+            rows.append(cells + [None] * (len(header) - len(cells)))
+            numbers.append(number)
+    finally:
+        book.close()
+    if header is None:
+        raise UnreadableFile("the sheet is empty")
+    return ParsedFile(_from_records(header, rows, numbers), header, raw, rejects)
+
+
+def read_jsonl(path: Path, *, encoding: str = "utf-8") -> ParsedFile:
+    data = path.read_bytes()
+    if data.startswith(UTF8_BOM):
+        data = data[len(UTF8_BOM) :]
+    records, numbers, rejects, columns, raw = [], [], [], {}, 0
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        raw += 1
+        try:
+            text = line.decode(encoding)
+        except UnicodeDecodeError as exc:
+            rejects.append(
+                Reject(
+                    number,
+                    f"undecodable bytes for encoding {encoding}: {exc.reason}",
+                    line.decode(encoding, errors="replace"),
+                )
+            )
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as exc:
+            rejects.append(Reject(number, f"invalid JSON: {exc.msg} at character {exc.pos}", text))
+            continue
+        if not isinstance(record, dict):
+            rejects.append(Reject(number, "a JSON line must hold one object", text))
+            continue
+        for key in record:
+            columns.setdefault(key, None)
+        records.append(record)
+        numbers.append(number)
+    if raw == 0:
+        raise UnreadableFile("the file is empty")
+    names = list(columns)
+    rows = [[_cell_text(r.get(k)) for k in names] for r in records]
+    return ParsedFile(_from_records(names, rows, numbers), names, raw, rejects)
+
+
+def read_parquet(path: Path) -> ParsedFile:
+    con = duckdb.connect()
+    try:
+        names = [
+            r[0]
+            for r in con.execute(
+                "select name from parquet_schema($p) where num_children is null or num_children = 0",
+                {"p": str(path)},
+            ).fetchall()
+        ]
+        con.execute(
+            "create table src as select columns(*)::varchar, row_number() over () + 1 as _source_row from read_parquet($p)",
+            {"p": str(path)},
+        )
+    except duckdb.Error as exc:
+        raise UnreadableFile(f"not a readable Parquet file: {exc}") from exc
+    columns = [
+        r[0]
+        for r in con.execute(
+            "select name from pragma_table_info('src') where name <> '_source_row' order by cid"
+        ).fetchall()
+    ]
+    del names
+    return ParsedFile(con, columns, con.execute("select count(*) from src").fetchone()[0], [])

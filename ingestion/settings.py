@@ -1,0 +1,51 @@
+"""Where things live. Every path in Lantern comes from here (or from the env vars it reads)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+AGENCIES_DIR = PROJECT_ROOT / "ingestion" / "agencies"
+CANONICAL_DIR = PROJECT_ROOT / "ingestion" / "canonical"
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
+
+# Datasets Lantern knows; each has ingestion/canonical/<dataset>.yml.
+DATASETS = ("stops",)
+
+
+def data_dir() -> Path:
+    """Root of everything a run writes (landing zone, warehouse, releases); LANTERN_DATA_DIR moves it."""
+    return Path(os.environ.get("LANTERN_DATA_DIR", PROJECT_ROOT / "data")).resolve()
+
+
+def landing_dir() -> Path:
+    return Path(os.environ.get("LANTERN_LANDING_DIR", data_dir() / "landing")).resolve()
+
+
+def warehouse_path() -> Path:
+    return Path(os.environ.get("LANTERN_WAREHOUSE", data_dir() / "warehouse.duckdb")).resolve()
+
+
+def publish_dir() -> Path:
+    return Path(os.environ.get("LANTERN_PUBLISH_DIR", data_dir() / "publish")).resolve()
+
+
+def agencies_dir() -> Path:
+    return Path(os.environ.get("LANTERN_AGENCIES_DIR", AGENCIES_DIR)).resolve()
+
+
+def dagster_home() -> Path:
+    return Path(os.environ.get("DAGSTER_HOME", data_dir() / "dagster_home")).resolve()
+
+
+def quiet_telemetry() -> None:
+    """Every tool in the stack phones home by default; these machines must not (STACK-NOTES.md)."""
+    for key, value in {
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        "DO_NOT_TRACK": "1",
+        "RUNTIME__DLTHUB_TELEMETRY": "false",
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+        "GX_ANALYTICS_ENABLED": "False",
+    }.items():
+        os.environ.setdefault(key, value)

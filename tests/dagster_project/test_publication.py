@@ -1,0 +1,253 @@
+"""Releases: complete or not at all, `current` switched atomically, nothing personal published."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dagster_project import publication
+from dagster_project.publication import (
+    PublicationError,
+    PublicTable,
+    current_release,
+    publish_release,
+    verify_release,
+)
+
+PERSONAL = {"officer_id", "officer_name", "subject_name", "date_of_birth", "address"}
+CHECKS = [{"name": "stop_person_id_unique", "severity": "blocking", "success": True}]
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    path = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts")
+    con.execute(
+        """
+        create table marts.fct_stops as
+        select
+            'p' || i as stop_person_id,
+            'alder_pd' as agency_id,
+            date '2024-01-01' + i::integer as stop_date,
+            timestamptz '2024-01-01 10:00:00+00' + to_minutes(i::bigint) as stop_at,
+            ['white', 'black', 'unknown'][1 + i % 3] as subject_race,
+            (18 + i)::integer as subject_age,
+            i % 4 = 0 as search_conducted,
+            'h' || (i % 3) as officer_id_hash,
+            'Officer ' || i as officer_name
+        from range(25) as t(i)
+        """
+    )
+    con.execute(
+        "create table marts.dim_agencies as"
+        " select 'alder_pd' as agency_id, 'Alder, \"City\" PD' as agency_name, 45.5 as latitude"
+    )
+    con.close()
+    return path
+
+
+def public_tables() -> list[PublicTable]:
+    return [
+        PublicTable(
+            "marts",
+            "fct_stops",
+            "One row per person stopped.",
+            {
+                "stop_person_id": "Key of the person-stop.",
+                "agency_id": "Agency.",
+                "stop_date": "Local date.",
+                "stop_at": "UTC instant.",
+                "subject_race": "Perceived race.",
+                "subject_age": "Age in years.",
+                "search_conducted": "Whether a search happened.",
+                "officer_id_hash": "Salted hash of the officer id.",
+            },
+        ),
+        PublicTable("marts", "dim_agencies", "Agencies.", {}),  # undocumented: all columns
+    ]
+
+
+def publish(warehouse: Path, publish_dir: Path, release_id: str, **kwargs) -> publication.Release:
+    return publish_release(
+        warehouse,
+        publish_dir,
+        kwargs.pop("tables", None) or public_tables(),
+        CHECKS,
+        release_id=release_id,
+        personal_columns=PERSONAL,
+        **kwargs,
+    )
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_release_is_complete_and_described(warehouse: Path, tmp_path: Path) -> None:
+    publish_dir = tmp_path / "publish"
+
+    release = publish(warehouse, publish_dir, "r1")
+
+    root = publish_dir / "r1"
+    assert release.path == root and current_release(publish_dir) == root.resolve()
+    assert os.readlink(publish_dir / "current") == "r1"  # relative: the folder can move
+    assert release.row_counts == {"fct_stops": 25, "dim_agencies": 1}
+    for name in ("fct_stops", "dim_agencies"):
+        assert (root / "data" / f"{name}.parquet").is_file()
+        assert (root / "data" / f"{name}.csv").is_file()
+
+    with (root / "data" / "fct_stops.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 25 and "officer_name" not in rows[0]  # only documented columns
+    con = duckdb.connect()
+    parquet = str(root / "data" / "fct_stops.parquet")
+    assert con.execute(f"select count(*) from read_parquet('{parquet}')").fetchone() == (25,)
+    con.close()
+
+    package = json.loads((root / "datapackage.json").read_text())
+    assert package["name"] == "lantern" and package["created"].endswith("Z")
+    resources = {r["name"]: r for r in package["resources"]}
+    files = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    assert {r["path"] for r in resources.values()} == files - {"datapackage.json", "SHA256SUMS"}
+    for resource in resources.values():
+        file = root / resource["path"]
+        assert resource["bytes"] == file.stat().st_size
+        assert resource["hash"] == f"sha256:{sha256(file)}"
+    stops = resources["fct_stops"]
+    assert (stops["path"], stops["format"], stops["encoding"]) == (
+        "data/fct_stops.csv",
+        "csv",
+        "utf-8",
+    )
+    assert stops["mediatype"] == "text/csv" and stops["profile"] == "tabular-data-resource"
+    types = {f["name"]: f["type"] for f in stops["schema"]["fields"]}
+    assert types == {
+        "stop_person_id": "string",
+        "agency_id": "string",
+        "stop_date": "date",
+        "stop_at": "datetime",
+        "subject_race": "string",
+        "subject_age": "integer",
+        "search_conducted": "boolean",
+        "officer_id_hash": "string",
+    }
+    assert stops["schema"]["fields"][0]["description"] == "Key of the person-stop."
+    assert resources["fct_stops-parquet"]["path"] == "data/fct_stops.parquet"
+    assert [f["type"] for f in resources["dim_agencies"]["schema"]["fields"]] == [
+        "string",
+        "string",
+        "number",
+    ]
+
+    assert json.loads((root / "checks.json").read_text()) == CHECKS
+    meta = json.loads((root / "release.json").read_text())
+    assert meta["release_id"] == "r1" and meta["row_counts"]["fct_stops"] == 25
+    sums = dict(
+        reversed(line.split("  ", 1)) for line in (root / "SHA256SUMS").read_text().splitlines()
+    )
+    assert set(sums) == files - {"SHA256SUMS"}
+    assert all(sums[name] == sha256(root / name) for name in sums)
+    assert verify_release(root) == []
+    assert not list(publish_dir.glob(".*"))  # no staging or temporary link left behind
+
+
+def test_verify_release_finds_tampering(warehouse: Path, tmp_path: Path) -> None:
+    root = publish(warehouse, tmp_path / "publish", "r1").path
+    with (root / "data" / "fct_stops.csv").open("a", encoding="utf-8") as handle:
+        handle.write("tampered\n")
+    (root / "data" / "dim_agencies.parquet").unlink()
+
+    problems = verify_release(root)
+
+    assert any("fct_stops.csv: checksum mismatch" in p for p in problems)
+    assert any("fct_stops.csv: hash differs" in p for p in problems)
+    assert any(
+        "dim_agencies.parquet: listed in datapackage.json but missing" in p for p in problems
+    )
+
+
+def test_second_release_switches_current(warehouse: Path, tmp_path: Path) -> None:
+    publish_dir = tmp_path / "publish"
+    publish(warehouse, publish_dir, "r1")
+
+    default_id = publish_release(
+        warehouse, publish_dir, public_tables(), CHECKS, personal_columns=PERSONAL
+    ).release_id
+
+    assert len(default_id) == len("20250101T000000000000Z") and default_id.endswith("Z")
+    assert current_release(publish_dir) == (publish_dir / default_id).resolve()
+    assert (publish_dir / "r1").is_dir()
+
+
+def test_failure_mid_write_keeps_previous_release(
+    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish_dir = tmp_path / "publish"
+    publish(warehouse, publish_dir, "r1")
+    real_export = publication.export_table
+    exported: list[str] = []
+
+    def export_then_fail(con, table, data_dir):
+        if exported:
+            raise OSError("disk full")
+        exported.append(table.name)
+        return real_export(con, table, data_dir)
+
+    monkeypatch.setattr(publication, "export_table", export_then_fail)
+
+    with pytest.raises(PublicationError, match="disk full"):
+        publish(warehouse, publish_dir, "r2")
+
+    assert exported == ["fct_stops"]
+    assert current_release(publish_dir) == (publish_dir / "r1").resolve()
+    assert sorted(p.name for p in publish_dir.iterdir()) == ["current", "r1"]
+    assert verify_release(publish_dir / "current") == []
+    # The warehouse was closed: a writer can open it at once.
+    duckdb.connect(str(warehouse)).close()
+
+
+def test_personal_column_is_refused(warehouse: Path, tmp_path: Path) -> None:
+    publish_dir = tmp_path / "publish"
+    publish(warehouse, publish_dir, "r1")
+    leaky = public_tables()
+    leaky[0].columns["officer_name"] = "Name of the officer."
+
+    with pytest.raises(PublicationError, match=r"marts\.fct_stops\.officer_name"):
+        publish(warehouse, publish_dir, "r2", tables=leaky)
+
+    suffixed = [PublicTable("marts", "dim_agencies", "", {"primary_officer_id": ""})]
+    with pytest.raises(PublicationError, match="primary_officer_id"):
+        publish(warehouse, publish_dir, "r3", tables=suffixed)
+
+    # An undocumented table publishes all its columns, so its real columns are checked too.
+    undocumented = [PublicTable("marts", "fct_stops", "", {})]
+    with pytest.raises(PublicationError, match="officer_name"):
+        publish(warehouse, publish_dir, "r4", tables=undocumented)
+
+    assert sorted(p.name for p in publish_dir.iterdir()) == ["current", "r1"]
+    assert current_release(publish_dir) == (publish_dir / "r1").resolve()
+
+
+def test_retention_keeps_newest_and_never_current(warehouse: Path, tmp_path: Path) -> None:
+    publish_dir = tmp_path / "publish"
+    for n in range(1, 5):
+        publish(warehouse, publish_dir, f"r{n}", keep=2)
+
+    assert sorted(p.name for p in publish_dir.iterdir()) == ["current", "r3", "r4"]
+
+    # Rolled back by hand to r3: pruning must not remove what readers are looking at.
+    os.symlink("r3", publish_dir / ".rollback")
+    os.replace(publish_dir / ".rollback", publish_dir / "current")
+    removed = publication.prune_releases(publish_dir, keep=1)
+    assert removed == []
+    assert sorted(p.name for p in publish_dir.iterdir()) == ["current", "r3", "r4"]
+
+    publish(warehouse, publish_dir, "r5", keep=1)
+    assert sorted(p.name for p in publish_dir.iterdir()) == ["current", "r5"]

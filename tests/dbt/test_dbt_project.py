@@ -1,0 +1,501 @@
+"""Known-answer tests of the dbt project: hand-made raw tables in, canonical stops and
+disparity marts out.
+
+The raw tables are created with SQL exactly as ingestion/CONTRACT.md describes what dlt writes,
+so these tests break when the dbt project and the ingestion contract drift apart. The injected
+disparity (alder_pd 2023: 40 of 200 Black people searched vs 20 of 200 white people) must come
+back out of the marts with its ratio and interval.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
+CANONICAL_STOPS = PROJECT_ROOT / "ingestion" / "canonical" / "stops.yml"
+
+BOOLEAN_SPELLINGS = {
+    "true": "true", "t": "true", "yes": "true", "y": "true", "1": "true",
+    "false": "false", "f": "false", "no": "false", "n": "false", "0": "false",
+}  # fmt: skip
+
+FIRST_LOAD_AT = "2024-03-01 02:00:00+00"
+SECOND_LOAD_AT = "2024-03-02 02:00:00+00"
+THIRD_LOAD_AT = "2024-03-03 02:00:00+00"
+
+Z = 1.959963984540054
+
+
+def canonical_fields() -> dict[str, dict]:
+    return yaml.safe_load(CANONICAL_STOPS.read_text())["fields"]
+
+
+def raw_stop_columns() -> list[str]:
+    """Canonical columns of raw.stops: one VARCHAR per field, a personal field X as X_hash."""
+    return [
+        f"{name}_hash" if spec.get("personal") else name
+        for name, spec in canonical_fields().items()
+    ]
+
+
+LINEAGE_COLUMNS = ["_agency_id", "_dataset", "_source_file", "_source_row", "_file_hash", "_loaded_at", "_load_id"]  # fmt: skip
+
+
+def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+    stop_columns = ",\n".join(f'"{column}" varchar' for column in raw_stop_columns())
+    con.execute("create schema raw")
+    con.execute(
+        f"""
+        create table raw.stops (
+            {stop_columns},
+            src_officer_unit varchar,
+            _agency_id varchar, _dataset varchar, _source_file varchar, _source_row bigint,
+            _file_hash varchar, _loaded_at timestamptz, _load_id varchar
+        )
+        """
+    )
+    con.execute(
+        """
+        create table raw.rejects (
+            agency_id varchar, dataset varchar, source_file varchar, file_hash varchar,
+            source_row bigint, column_name varchar, raw_text varchar, reason varchar,
+            loaded_at timestamptz, load_id varchar
+        )
+        """
+    )
+    con.execute(
+        """
+        create table raw.files (
+            agency_id varchar, dataset varchar, source_file varchar, file_hash varchar,
+            file_bytes bigint, status varchar, reason varchar, rows_raw bigint,
+            rows_accepted bigint, rows_rejected bigint, loaded_at timestamptz, load_id varchar
+        )
+        """
+    )
+    con.execute(
+        """
+        create table raw.value_maps (
+            agency_id varchar, dataset varchar, field varchar, source_value varchar,
+            canonical_value varchar
+        )
+        """
+    )
+    con.execute(
+        """
+        create table raw.agencies (
+            agency_id varchar, agency_name varchar, ori varchar, state varchar,
+            time_zone varchar, latitude double, longitude double, first_year bigint,
+            reference_group varchar
+        )
+        """
+    )
+    con.execute(
+        """
+        create table raw.population (
+            agency_id varchar, year bigint, subject_race varchar, population bigint
+        )
+        """
+    )
+
+
+def insert_value_maps(con: duckdb.DuckDBPyConnection) -> None:
+    """Identity rows for every domain value and the default boolean spellings (CONTRACT.md),
+    plus each agency's own codes."""
+    agency_codes = {
+        "alder_pd": {"subject_race": {"w": "white", "b": "black"}, "stop_type": {"veh": "vehicular"}},
+        "birch_pd": {
+            "subject_race": {"1": "white", "2": "black", "3": "hispanic"},
+            "outcome": {"cit": "citation"},
+        },
+    }  # fmt: skip
+    rows = []
+    for agency_id, codes in agency_codes.items():
+        for field, spec in canonical_fields().items():
+            if spec["type"] == "code":
+                rows += [(agency_id, "stops", field, value, value) for value in spec["domain"]]
+            elif spec["type"] == "boolean":
+                rows += [(agency_id, "stops", field, k, v) for k, v in BOOLEAN_SPELLINGS.items()]
+        for field, mapping in codes.items():
+            rows += [(agency_id, "stops", field, k, v) for k, v in mapping.items()]
+    con.executemany("insert into raw.value_maps values (?, ?, ?, ?, ?)", rows)
+
+
+def insert_stops(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> None:
+    for row in rows:
+        columns = list(row)
+        con.execute(
+            f"insert into raw.stops ({', '.join(columns)}) values ({', '.join('?' for _ in columns)})",
+            [row[column] for column in columns],
+        )
+
+
+def birch_row(source_file: str, source_row: int, loaded_at: str, **fields: str | None) -> dict:
+    return {
+        "stop_date": "2024-01-15",
+        "stop_time": "21:30:00",
+        "search_conducted": "N",
+        "_agency_id": "birch_pd",
+        "_dataset": "stops",
+        "_source_file": source_file,
+        "_source_row": source_row,
+        "_file_hash": f"sha-{source_file}",
+        "_loaded_at": loaded_at,
+        "_load_id": f"load-{loaded_at[:10]}",
+        **fields,
+    }
+
+
+def build_raw_warehouse(path: Path) -> None:
+    con = duckdb.connect(str(path))
+    try:
+        create_raw_tables(con)
+        insert_value_maps(con)
+        con.execute(
+            """
+            insert into raw.agencies values
+                ('alder_pd', 'Alder City Police Department', 'OR0000100', 'OR',
+                 'America/Los_Angeles', 45.52, -122.68, 2020, 'white'),
+                ('birch_pd', 'Birch Township Police', 'NY0000200', 'NY',
+                 'America/New_York', 42.65, -73.75, 2022, null)
+            """
+        )
+        con.execute(
+            """
+            insert into raw.population values
+                ('alder_pd', 2023, 'white', 100000),
+                ('alder_pd', 2023, 'black', 20000),
+                ('alder_pd', 2023, 'hispanic', 10000),
+                ('alder_pd', 2020, 'white', 1),
+                ('birch_pd', 2022, 'white', 50000),
+                ('birch_pd', 2022, 'black', 10000)
+            """
+        )
+        # alder_pd 2023: 200 white (W) and 200 Black (B) people stopped; 20 vs 40 searched;
+        # 10 vs 12 searches found contraband. Contraband 'N' on every unsearched row is the
+        # filler real exports carry.
+        con.execute(
+            f"""
+            insert into raw.stops (
+                source_record_id, stop_date, stop_time, stop_type, subject_race, subject_sex,
+                subject_age, search_conducted, search_basis_detail, contraband_found,
+                citation_issued, {", ".join(LINEAGE_COLUMNS)}
+            )
+            select
+                race_code || '-' || i,
+                '2023-07-01',
+                '08:00:00',
+                'VEH',
+                race_code,
+                'male',
+                '35',
+                case when i < searched then 'Y' else 'N' end,
+                case when i < searched then (case when i % 2 = 0 then 'consent' else 'incident_to_arrest' end) end,
+                case when i < hits then 'Y' else 'N' end,
+                'Y',
+                'alder_pd', 'stops', 'alder_pd/stops/2023.csv', i + 2, 'sha-alder-2023',
+                timestamptz '{FIRST_LOAD_AT}', 'load-1'
+            from (values ('W', 20, 10), ('B', 40, 12)) as groups(race_code, searched, hits),
+                range(200) as t(i)
+            """
+        )
+        first = "birch_pd/stops/2024-01.csv"
+        insert_stops(
+            con,
+            [
+                # a two-person stop
+                birch_row(first, 2, FIRST_LOAD_AT, source_record_id="M-1", person_seq="1", subject_race="1", subject_age="150"),
+                birch_row(first, 3, FIRST_LOAD_AT, source_record_id="M-1", person_seq="2", subject_race="2", subject_age="19"),
+                # an unmapped race code
+                birch_row(first, 4, FIRST_LOAD_AT, source_record_id="U-1", subject_race="9"),
+                # outcome code only: flags derived from it
+                birch_row(first, 5, FIRST_LOAD_AT, source_record_id="O-1", subject_race="3", outcome="CIT"),
+                # flags only: outcome derived from them
+                birch_row(first, 6, FIRST_LOAD_AT, source_record_id="F-1", subject_race="1", arrest_made="y", citation_issued="y", warning_issued="n"),
+                # re-sent in the second file with a corrected race
+                birch_row(first, 7, FIRST_LOAD_AT, source_record_id="D-1", subject_race="1"),
+            ],
+        )  # fmt: skip
+    finally:
+        con.close()
+
+
+def load_second_file(path: Path) -> None:
+    second = "birch_pd/stops/2024-02.csv"
+    con = duckdb.connect(str(path))
+    try:
+        insert_stops(
+            con,
+            [
+                birch_row(second, 2, SECOND_LOAD_AT, source_record_id="D-1", subject_race="2"),
+                birch_row(second, 3, SECOND_LOAD_AT, source_record_id="N-1", subject_race="1"),
+            ],
+        )
+    finally:
+        con.close()
+
+
+@dataclass
+class DbtRun:
+    returncode: int
+    output: str
+    statuses: dict[str, str]  # node name -> status, from run_results.json
+
+    @property
+    def problems(self) -> dict[str, str]:
+        return {name: status for name, status in self.statuses.items() if status in ("fail", "error", "warn")}  # fmt: skip
+
+
+@dataclass
+class Warehouse:
+    path: Path
+    target_path: Path
+    log_path: Path
+
+    def dbt(self, *args: str) -> DbtRun:
+        """Run dbt as the orchestrator does: a separate process, the warehouse named by
+        LANTERN_WAREHOUSE. (In-process runs keep dbt-duckdb's database instance open, so the
+        test could not read the file afterwards.)"""
+        env = {
+            **os.environ,
+            "LANTERN_WAREHOUSE": str(self.path),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+            "DO_NOT_TRACK": "1",
+        }
+        completed = subprocess.run(
+            [
+                sys.executable, "-c", "import sys; from dbt.cli.main import cli; sys.exit(cli())", *args,
+                "--project-dir", str(DBT_PROJECT_DIR),
+                "--profiles-dir", str(DBT_PROJECT_DIR),
+                "--target-path", str(self.target_path),
+                "--log-path", str(self.log_path),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )  # fmt: skip
+        run_results = json.loads((self.target_path / "run_results.json").read_text())
+        statuses = {
+            result["unique_id"].split(".")[2]: result["status"] for result in run_results["results"]
+        }
+        return DbtRun(completed.returncode, completed.stdout + completed.stderr, statuses)
+
+    def rows(self, sql: str) -> list[tuple]:
+        con = duckdb.connect(str(self.path), read_only=True)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+
+    def one(self, sql: str) -> tuple:
+        rows = self.rows(sql)
+        assert len(rows) == 1, rows
+        return rows[0]
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    """Build once from the first files, then load the second file and build incrementally."""
+    root = tmp_path_factory.mktemp("warehouse")
+    built = Warehouse(root / "warehouse.duckdb", root / "target", root / "logs")
+    build_raw_warehouse(built.path)
+
+    first = built.dbt("build")
+    assert first.returncode == 0, first.output
+    # the unmapped race code is a warning, never a failure
+    assert first.problems == {"assert_no_unmapped_codes": "warn"}
+
+    load_second_file(built.path)
+    second = built.dbt("build")
+    assert second.returncode == 0, second.output
+    return built
+
+
+def test_fct_stops_one_row_per_person_latest_version(warehouse: Warehouse) -> None:
+    assert warehouse.one("select count(*) from marts.fct_stops") == (400 + 7,)
+    assert warehouse.one(
+        "select subject_race, source_file, source_row from marts.fct_stops"
+        " where agency_id = 'birch_pd' and source_record_id = 'D-1'"
+    ) == ("black", "birch_pd/stops/2024-02.csv", 2)
+    multi = warehouse.rows(
+        "select person_seq, subject_race, subject_age, stop_id, stop_person_id"
+        " from marts.fct_stops where source_record_id = 'M-1' order by person_seq"
+    )
+    assert [(seq, race, age) for seq, race, age, _, _ in multi] == [
+        (1, "white", None),
+        (2, "black", 19),
+    ]
+    assert multi[0][3] == multi[1][3]  # one stop ...
+    assert multi[0][4] != multi[1][4]  # ... two people
+
+
+def test_incremental_equals_full_refresh(warehouse: Warehouse) -> None:
+    query = "select * from marts.fct_stops order by stop_person_id"
+    incremental = warehouse.rows(query)
+    result = warehouse.dbt("run", "--full-refresh", "--select", "fct_stops")
+    assert result.returncode == 0, result.output
+    assert warehouse.rows(query) == incremental
+
+
+def test_codes_mapped_and_derived(warehouse: Warehouse) -> None:
+    # 08:00 in Los Angeles in July is 15:00 UTC
+    assert warehouse.one(
+        "select stop_type, subject_race, stop_at = timestamptz '2023-07-01 15:00:00+00'"
+        " from marts.fct_stops where source_record_id = 'B-0'"
+    ) == ("vehicular", "black", True)
+    # an unsearched person's contraband 'N' filler is nulled; search fields follow the search
+    assert warehouse.one(
+        "select search_conducted, contraband_found, search_basis, search_discretion"
+        " from marts.fct_stops where source_record_id = 'B-100'"
+    ) == (False, None, None, None)
+    assert warehouse.one(
+        "select search_basis, search_discretion from marts.fct_stops where source_record_id = 'B-0'"
+    ) == ("consent", "higher")
+    assert warehouse.one(
+        "select search_basis, search_discretion from marts.fct_stops where source_record_id = 'B-1'"
+    ) == ("other", "lower")
+    assert warehouse.one(
+        "select outcome, arrest_made, citation_issued, warning_issued"
+        " from marts.fct_stops where source_record_id = 'O-1'"
+    ) == ("citation", False, True, False)
+    assert warehouse.one("select outcome from marts.fct_stops where source_record_id = 'F-1'") == (
+        "arrest",
+    )
+    assert warehouse.one(
+        "select reference_group from marts.dim_agencies where agency_id = 'birch_pd'"
+    ) == ("white",)
+
+
+def test_unmapped_code_becomes_unknown_and_is_counted(warehouse: Warehouse) -> None:
+    assert warehouse.one(
+        "select subject_race, subject_sex from marts.fct_stops where source_record_id = 'U-1'"
+    ) == ("unknown", "unknown")
+    assert warehouse.rows(
+        "select agency_id, field_name, raw_value, row_count from intermediate.int_unmapped_codes"
+    ) == [("birch_pd", "subject_race", "9", 1)]
+
+
+def test_search_disparity_comes_back_out(warehouse: Warehouse) -> None:
+    black = warehouse.one(
+        "select stops, searches, search_rate, search_rate_lower, search_rate_upper,"
+        " search_rate_ratio, search_rate_ratio_lower, search_rate_ratio_upper,"
+        " hits, hit_rate, hit_rate_ratio, is_small_numbers"
+        " from marts.mart_search_hit_rates"
+        " where agency_id = 'alder_pd' and stop_year = 2023 and subject_race = 'black'"
+    )
+    se = math.sqrt(1 / 40 - 1 / 200 + 1 / 20 - 1 / 200)
+    assert black[:2] == (200, 40)
+    assert black[2] == pytest.approx(0.2)
+    assert black[3:5] == pytest.approx((0.150452, 0.260855), abs=1e-6)
+    assert black[5] == pytest.approx(2.0)
+    assert black[6:8] == pytest.approx((2 * math.exp(-Z * se), 2 * math.exp(Z * se)), abs=1e-6)
+    assert black[8:11] == (12, pytest.approx(0.3), pytest.approx(0.6))
+    assert black[11] is False
+    white = warehouse.one(
+        "select search_rate, search_rate_ratio, search_rate_ratio_lower, reference_group"
+        " from marts.mart_search_hit_rates"
+        " where agency_id = 'alder_pd' and stop_year = 2023 and subject_race = 'white'"
+    )
+    assert white == (pytest.approx(0.1), pytest.approx(1.0), None, "white")
+
+
+def test_stop_rates_from_population(warehouse: Warehouse) -> None:
+    rows = {
+        race: rest
+        for race, *rest in warehouse.rows(
+            "select subject_race, stops, population, population_year, stops_per_1000,"
+            " disparity_ratio, disparity_ratio_lower, disparity_ratio_upper"
+            " from marts.mart_stop_rates where agency_id = 'alder_pd' and stop_year = 2023"
+        )
+    }
+    assert rows["white"][:4] == [200, 100000, 2023, pytest.approx(2.0)]
+    assert rows["black"][:5] == [200, 20000, 2023, pytest.approx(10.0), pytest.approx(5.0)]
+    assert rows["black"][5:] == pytest.approx([4.112497, 6.079032], abs=1e-6)
+    assert rows["hispanic"][:4] == [0, 10000, 2023, 0.0]  # residents, never stopped
+    # birch_pd stops of 2024 use its latest earlier population (2022); no hispanic row there
+    birch = dict(
+        warehouse.rows(
+            "select subject_race, stops_per_1000 from marts.mart_stop_rates"
+            " where agency_id = 'birch_pd' and stop_year = 2024"
+        )
+    )
+    assert birch["white"] == pytest.approx(1000 * 3 / 50000)
+    assert birch["hispanic"] is None and birch["unknown"] is None
+
+
+def test_accepted_values_match_canonical_domains() -> None:
+    """The accepted_values lists in the marts YAML are copies of the canonical domains."""
+    models = yaml.safe_load((DBT_PROJECT_DIR / "models/marts/_marts__models.yml").read_text())
+    fct = next(model for model in models["models"] if model["name"] == "fct_stops")
+    tested = {
+        column["name"]: test["accepted_values"]["arguments"]["values"]
+        for column in fct["columns"]
+        for test in column.get("data_tests", [])
+        if isinstance(test, dict) and "accepted_values" in test
+    }
+    for name, spec in canonical_fields().items():
+        if spec["type"] == "code":
+            assert sorted(tested[name]) == sorted(spec["domain"]), name
+
+
+def copy_of(warehouse: Warehouse, tmp_path: Path) -> Warehouse:
+    copy = Warehouse(tmp_path / "warehouse.duckdb", tmp_path / "target", tmp_path / "logs")
+    shutil.copy(warehouse.path, copy.path)
+    return copy
+
+
+def test_new_value_map_rebuilds_the_agency_incrementally(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """An agency adds the map an unmapped-code warning asked for, with no new stops file: the
+    incremental run must still re-map its old rows, as a full rebuild would."""
+    mapped = copy_of(warehouse, tmp_path)
+    con = duckdb.connect(str(mapped.path))
+    try:
+        con.execute(
+            "insert into raw.value_maps values ('birch_pd', 'stops', 'subject_race', '9', 'other')"
+        )
+    finally:
+        con.close()
+    result = mapped.dbt("build")
+    assert result.returncode == 0, result.output
+    assert result.problems == {}
+    assert mapped.one(
+        "select subject_race from marts.fct_stops where source_record_id = 'U-1'"
+    ) == ("other",)
+    assert mapped.rows("select * from intermediate.int_unmapped_codes") == []
+
+
+def test_search_field_without_search_blocks_the_build(warehouse: Warehouse, tmp_path: Path) -> None:
+    broken = copy_of(warehouse, tmp_path)
+    con = duckdb.connect(str(broken.path))
+    try:
+        insert_stops(
+            con,
+            [
+                birch_row(
+                    "birch_pd/stops/2024-03.csv", 2, THIRD_LOAD_AT,
+                    source_record_id="X-1", subject_race="1", contraband_found="Y",
+                )
+            ],
+        )  # fmt: skip
+    finally:
+        con.close()
+    result = broken.dbt("build")
+    assert result.returncode != 0
+    assert result.problems["assert_no_search_fields_without_search"] == "fail"
+    # the fact table is built; what the failing gate stops is everything downstream of it
+    assert broken.one("select count(*) from marts.fct_stops where source_record_id = 'X-1'") == (1,)
+    assert result.statuses["mart_search_hit_rates"] == "skipped"

@@ -1,0 +1,174 @@
+"""Reading delivered files and mapping them: every row accepted or rejected with its line."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ingestion import config
+from ingestion.mapper import ContractViolation, map_file
+from ingestion.readers import UnreadableFile, read_csv, read_jsonl
+
+LINEAGE = {
+    "agency_id": "test_pd",
+    "dataset": "stops",
+    "source_file": "test_pd/stops/a.csv",
+    "file_hash": "h",
+    "loaded_at": "2024-01-01 00:00:00+00",
+    "load_id": "L1",
+}
+
+
+def write_agency(root: Path, mapping: str) -> None:
+    folder = root / "test_pd"
+    folder.mkdir(parents=True)
+    (folder / "agency.yml").write_text(
+        textwrap.dedent(
+            """\
+            agency_id: test_pd
+            name: Test PD
+            time_zone: America/Chicago
+            population:
+              2023: {white: 1000, black: 500}
+            """
+        )
+    )
+    (folder / "stops.yml").write_text(textwrap.dedent(mapping))
+
+
+MAPPING = """\
+    dataset: stops
+    format: csv
+    encoding: cp1252
+    columns:
+      source_record_id: "Incident #"
+      stop_date: "Stop Date"
+      stop_time: "Stop Time"
+      subject_race: Race
+      subject_age: Age
+      search_conducted: Searched
+      officer_id: Badge
+    formats:
+      stop_date: "%m/%d/%Y"
+      stop_time: "%I:%M %p"
+    values:
+      subject_race: {W: white, B: black}
+    personal_data:
+      Badge: hash
+      Name: drop
+"""
+
+
+def test_cp1252_with_bom_malformed_rows_and_line_numbers(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_bytes(
+        b"\xef\xbb\xbfIncident #,Stop Date,Stop Time,Race,Age,Searched,Badge,Name\n"
+        b"1,01/02/2023,01:30 PM,W,34,Y,123,Jos\xe9\n"
+        b"2,01/02/2023,01:30 PM,B,x\n"  # too few fields
+        b"\n"
+        b"3,01/03/2023,02:00 PM,B,40,N,124,Ann,extra\n"  # too many fields
+        b"4,13/45/2023,09:00 AM,W,22,N,125,Al\n"  # unparseable required date
+        b"5,01/04/2023,09:00 AM,B,abc,N,126,\"Multi\nLine\"\n"
+        b"6,01/05/2023,10:15 AM,W,51,N,127,Bo\n"
+    )
+    parsed = read_csv(path, encoding="cp1252")
+    assert parsed.rows_raw == 6
+    write_agency(tmp_path / "agencies", MAPPING)
+    mapping = config.load_mapping("test_pd", "stops", root=tmp_path / "agencies")
+    mapped = map_file(parsed, mapping, config.dataset_spec("stops"), lineage=LINEAGE, salt="s")
+    cursor = parsed.con.execute("select * from mapped where _reject_reason is null")
+    names = [d[0] for d in cursor.description]
+    rows = {r[0]: dict(zip(names, r, strict=True)) for r in cursor.fetchall()}
+    assert sorted(rows) == ["1", "5", "6"]
+    assert rows["1"]["stop_date"] == "2023-01-02" and rows["1"]["stop_time"] == "13:30:00"
+    assert rows["1"]["_source_row"] == 2 and rows["5"]["_source_row"] == 7 and rows["6"]["_source_row"] == 9
+    assert rows["5"]["subject_age"] is None  # not a number: kept the stop, nulled the age
+    assert any("not a whole number 'abc'" in note for note in mapped.notes)
+    # personal data: hashed officer id, no name column at all
+    assert rows["1"]["officer_id_hash"] and rows["1"]["officer_id_hash"] != "123"
+    assert not any("name" in column for column in rows["1"])
+    rejected = {r.source_row: r for r in mapped.rejects}
+    assert sorted(rejected) == [3, 5, 6]
+    assert "MISSING COLUMNS" in rejected[3].reason
+    assert "TOO MANY COLUMNS" in rejected[5].reason
+    assert "column 'Stop Date' (stop_date): unparseable date '13/45/2023'" in rejected[6].reason
+    assert rejected[6].column_name == "Stop Date"
+    assert parsed.rows_raw == mapped.rows_accepted + len(mapped.rejects)
+
+
+def test_undecodable_line_is_rejected_not_dropped(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"a,b\n1,ok\n2,caf\xe9\n3,fine\n")
+    parsed = read_csv(path, encoding="utf-8")
+    assert parsed.rows_raw == 3 and parsed.rows_parsed == 2
+    assert [r.source_row for r in parsed.rejects] == [3]
+    assert "undecodable" in parsed.rejects[0].reason
+
+
+def test_missing_required_column_is_a_contract_violation(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"Incident #,Stop Date,Stop Time,Searched\n1,01/02/2023,01:30 PM,Y\n")
+    write_agency(tmp_path / "agencies", MAPPING.replace("encoding: cp1252", "encoding: utf-8"))
+    mapping = config.load_mapping("test_pd", "stops", root=tmp_path / "agencies")
+    with pytest.raises(ContractViolation, match=r"required column 'Race' \(subject_race\) missing"):
+        map_file(read_csv(path), mapping, config.dataset_spec("stops"), lineage=LINEAGE, salt="s")
+
+
+def test_hostile_column_names_never_reach_sql_unquoted(tmp_path):
+    evil = 'x"); drop table src; --'
+    path = tmp_path / "a.csv"
+    path.write_text(f'Incident #,Stop Date,Race,Searched,"{evil.replace(chr(34), chr(34) * 2)}"\n1,2023-01-02,W,Y,v\n')
+    write_agency(
+        tmp_path / "agencies",
+        """\
+        dataset: stops
+        format: csv
+        columns: {source_record_id: "Incident #", stop_date: "Stop Date", subject_race: Race, search_conducted: Searched}
+        """,
+    )
+    mapping = config.load_mapping("test_pd", "stops", root=tmp_path / "agencies")
+    parsed = read_csv(path)
+    mapped = map_file(parsed, mapping, config.dataset_spec("stops"), lineage=LINEAGE, salt="s")
+    assert mapped.rows_accepted == 1
+    assert parsed.con.execute("select count(*) from src").fetchone()[0] == 1
+
+
+def test_config_errors_name_file_line_and_key(tmp_path):
+    write_agency(
+        tmp_path / "agencies",
+        """\
+        dataset: stops
+        format: csv
+        columns:
+          source_record_id: id
+          stop_date: date
+          subject_race: race
+          search_conducted: searched
+        values:
+          subject_race:
+            W: purple
+        """,
+    )
+    with pytest.raises(config.ConfigError, match=r"stops.yml:10: values.subject_race.W: 'purple'"):
+        config.load_mapping("test_pd", "stops", root=tmp_path / "agencies")
+    with pytest.raises(config.ConfigError, match="invalid agency id"):
+        config.load_mapping("../etc", "stops", root=tmp_path / "agencies")
+
+
+def test_jsonl_broken_lines_rejected_with_line_numbers(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"id": 1, "searched": true}\n{"id": 2, "sear\n\n{"id": 3, "age": 41.0}\n')
+    parsed = read_jsonl(path)
+    assert parsed.rows_raw == 3
+    assert [r.source_row for r in parsed.rejects] == [2]
+    rows = parsed.con.execute("select id, searched, age, _source_row from src order by 4").fetchall()
+    assert rows == [("1", "true", None, 1), ("3", None, "41", 4)]
+
+
+def test_empty_file_is_unreadable(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"")
+    with pytest.raises(UnreadableFile, match="empty"):
+        read_csv(path)
