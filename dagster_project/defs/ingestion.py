@@ -1,7 +1,6 @@
 """Raw layer: the dlt pipeline as one multi-asset (`raw/<dataset>`, `raw/rejects`, `raw/files` and
 the configuration tables), with the two blocking checks that guard what enters the warehouse."""
 
-
 import dagster as dg
 
 from dagster_project import warehouse

@@ -1,6 +1,5 @@
 """Publication: a dated release of every public mart, switched to `current` only when complete."""
 
-
 import json
 from pathlib import Path
 

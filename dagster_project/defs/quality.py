@@ -1,6 +1,5 @@
 """Great Expectations suites as blocking asset checks on the public facts."""
 
-
 import dagster as dg
 
 from dagster_project import warehouse

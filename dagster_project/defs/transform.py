@@ -5,7 +5,6 @@ fails the step, and nothing downstream (publication) runs. Test results are also
 `quality.check_results` so the CLI, the publication and the reports see the same gate.
 """
 
-
 import os
 import subprocess
 import sys

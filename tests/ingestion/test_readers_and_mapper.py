@@ -70,7 +70,7 @@ def test_cp1252_with_bom_malformed_rows_and_line_numbers(tmp_path):
         b"\n"
         b"3,01/03/2023,02:00 PM,B,40,N,124,Ann,extra\n"  # too many fields
         b"4,13/45/2023,09:00 AM,W,22,N,125,Al\n"  # unparseable required date
-        b"5,01/04/2023,09:00 AM,B,abc,N,126,\"Multi\nLine\"\n"
+        b'5,01/04/2023,09:00 AM,B,abc,N,126,"Multi\nLine"\n'
         b"6,01/05/2023,10:15 AM,W,51,N,127,Bo\n"
     )
     parsed = read_csv(path, encoding="cp1252")
@@ -83,7 +83,11 @@ def test_cp1252_with_bom_malformed_rows_and_line_numbers(tmp_path):
     rows = {r[0]: dict(zip(names, r, strict=True)) for r in cursor.fetchall()}
     assert sorted(rows) == ["1", "5", "6"]
     assert rows["1"]["stop_date"] == "2023-01-02" and rows["1"]["stop_time"] == "13:30:00"
-    assert rows["1"]["_source_row"] == 2 and rows["5"]["_source_row"] == 7 and rows["6"]["_source_row"] == 9
+    assert (
+        rows["1"]["_source_row"] == 2
+        and rows["5"]["_source_row"] == 7
+        and rows["6"]["_source_row"] == 9
+    )
     assert rows["5"]["subject_age"] is None  # not a number: kept the stop, nulled the age
     assert any("not a whole number 'abc'" in note for note in mapped.notes)
     # personal data: hashed officer id, no name column at all
@@ -119,7 +123,9 @@ def test_missing_required_column_is_a_contract_violation(tmp_path):
 def test_hostile_column_names_never_reach_sql_unquoted(tmp_path):
     evil = 'x"); drop table src; --'
     path = tmp_path / "a.csv"
-    path.write_text(f'Incident #,Stop Date,Race,Searched,"{evil.replace(chr(34), chr(34) * 2)}"\n1,2023-01-02,W,Y,v\n')
+    path.write_text(
+        f'Incident #,Stop Date,Race,Searched,"{evil.replace(chr(34), chr(34) * 2)}"\n1,2023-01-02,W,Y,v\n'
+    )
     write_agency(
         tmp_path / "agencies",
         """\
@@ -163,7 +169,9 @@ def test_jsonl_broken_lines_rejected_with_line_numbers(tmp_path):
     parsed = read_jsonl(path)
     assert parsed.rows_raw == 3
     assert [r.source_row for r in parsed.rejects] == [2]
-    rows = parsed.con.execute("select id, searched, age, _source_row from src order by 4").fetchall()
+    rows = parsed.con.execute(
+        "select id, searched, age, _source_row from src order by 4"
+    ).fetchall()
     assert rows == [("1", "true", None, 1), ("3", None, "41", 4)]
 
 
