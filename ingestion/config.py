@@ -85,6 +85,10 @@ class Mapping:
     values: dict[str, dict[str, str]]
     personal_data: dict[str, str]
     csv: dict[str, str] = field(default_factory=dict)
+    any_of: dict[str, list[str]] = field(default_factory=dict)
+    constants: dict[str, str] = field(default_factory=dict)
+    empty_as: dict[str, str] = field(default_factory=dict)
+    null_values: list[str] = field(default_factory=list)
     excel: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
@@ -233,15 +237,64 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
     except LookupError:
         raise doc.error(("encoding",), f"unknown encoding {encoding!r}") from None
 
-    columns = doc.get("columns", kind=dict, required=True)
-    for canonical, source in columns.items():
+    raw_columns = doc.get("columns", kind=dict, required=True)
+    columns: dict[str, str] = {}
+    any_of: dict[str, list[str]] = {}
+    for canonical, source in raw_columns.items():
         if canonical not in spec.fields:
             raise doc.error(("columns", canonical), f"unknown canonical field of {dataset}")
-        if not isinstance(source, str | int):
-            raise doc.error(("columns", canonical), "must name one source column")
-    columns = {k: str(v) for k, v in columns.items()}
+        if isinstance(source, dict) and set(source) == {"any_of"}:
+            # A set of flag columns (e.g. NYPD's WEAPON_FOUND_FLAG, OTHER_CONTRABAND_FLAG): the
+            # field is true when any of them is true.
+            if spec.fields[canonical].type != "boolean":
+                raise doc.error(("columns", canonical), "any_of applies to boolean fields")
+            names = source["any_of"]
+            if (
+                not isinstance(names, list)
+                or not names
+                or not all(isinstance(n, str) for n in names)
+            ):
+                raise doc.error(("columns", canonical, "any_of"), "must list source columns")
+            any_of[canonical] = names
+        elif isinstance(source, str | int):
+            columns[canonical] = str(source)
+        else:
+            raise doc.error(
+                ("columns", canonical), "must name one source column or {any_of: [...]}"
+            )
+
+    constants = {}
+    for name, value in (doc.get("constants", kind=dict) or {}).items():
+        fspec = spec.fields.get(name)
+        if fspec is None:
+            raise doc.error(("constants", name), f"unknown canonical field of {dataset}")
+        if name in columns or name in any_of:
+            raise doc.error(("constants", name), "is also mapped in columns")
+        value = _canonical_text(value) if fspec.type in ("code", "boolean") else str(value)
+        if fspec.type == "code" and value not in fspec.domain:
+            raise doc.error(("constants", name), f"{value!r} is not one of {list(fspec.domain)}")
+        constants[name] = value
+    empty_as = {}
+    for name, value in (doc.get("empty_as", kind=dict) or {}).items():
+        fspec = spec.fields.get(name)
+        if fspec is None or fspec.type not in ("code", "boolean"):
+            raise doc.error(("empty_as", name), "empty_as applies to code and boolean fields")
+        value = _canonical_text(value)
+        allowed = fspec.domain if fspec.type == "code" else ("true", "false")
+        if value not in allowed:
+            raise doc.error(("empty_as", name), f"{value!r} is not one of {list(allowed)}")
+        empty_as[name] = value
+    null_values = doc.get("null_values", kind=list) or []
+    if not all(isinstance(v, str | int) for v in null_values):
+        raise doc.error(("null_values",), "must list strings such as 'NULL' or '-'")
+
+    provided = set(columns) | set(any_of) | set(constants)
     for name, fspec in spec.fields.items():
-        if fspec.required and name not in columns and not _covered_by_datetime(name, columns, spec):
+        if (
+            fspec.required
+            and name not in provided
+            and not _covered_by_datetime(name, columns, spec)
+        ):
             raise doc.error(("columns",), f"required field {name!r} is not mapped")
 
     formats = doc.get("formats", kind=dict) or {}
@@ -295,6 +348,10 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
         values=values,
         personal_data=personal,
         csv=doc.get("csv", kind=dict) or {},
+        any_of=any_of,
+        constants=constants,
+        empty_as=empty_as,
+        null_values=[str(v).strip().upper() for v in null_values],
         excel=doc.get("excel", kind=dict) or {},
         path=path,
     )

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from ingestion.config import DatasetSpec, Mapping
+from ingestion.config import BOOLEAN_SPELLINGS, DatasetSpec, Mapping
 from ingestion.readers import ParsedFile, Reject
 
 BATCH_ROWS = 250_000
@@ -73,11 +73,44 @@ def map_file(
     reasons: list[str] = []
     produced: set[str] = set()
 
+    null_values = params.add(mapping.null_values or [""])
+
     def value(source: str) -> str:
-        return f"nullif(trim({quote_ident(source)}), '')"
+        trimmed = f"trim({quote_ident(source)})"
+        return f"(case when upper({trimmed}) in (select unnest({null_values}::varchar[])) then null else nullif({trimmed}, '') end)"
 
     def describe(field_name: str, source: str) -> str:
         return f"column '{source}' ({field_name})"
+
+    for name, value_text in mapping.constants.items():
+        selects.append(f"{params.add(value_text)}::varchar as {quote_ident(name)}")
+        produced.add(name)
+    for name, sources in mapping.any_of.items():
+        absent = [s for s in sources if s not in present]
+        if absent and spec.fields[name].required:
+            missing_required.extend((name, s) for s in absent)
+            continue
+        if absent:
+            notes.append(f"flag column(s) {', '.join(absent)} of {name} absent from the file")
+        sources = [s for s in sources if s in present]
+        truthy = sorted(
+            k
+            for k, v in {**BOOLEAN_SPELLINGS, **mapping.values.get(name, {})}.items()
+            if v == "true"
+        )
+        truthy_param = params.add(truthy)
+        if sources:
+            anytrue = " or ".join(
+                f"lower({value(s)}) in (select unnest({truthy_param}::varchar[]))" for s in sources
+            )
+            allnull = " and ".join(f"{value(s)} is null" for s in sources)
+            expr = f"case when {anytrue} then 'true' when {allnull} then null else 'false' end"
+        else:
+            expr = "null::varchar"
+        if name in mapping.empty_as:
+            expr = f"coalesce({expr}, {params.add(mapping.empty_as[name])})"
+        selects.append(f"{expr} as {quote_ident(name)}")
+        produced.add(name)
 
     for name, fspec in spec.fields.items():
         source = mapping.columns.get(name)
@@ -136,6 +169,8 @@ def map_file(
             selects.append(f"sha256({params.add(salt)} || {v}) as {quote_ident(name + '_hash')}")
             produced.add(name)
         else:
+            if name in mapping.empty_as:
+                v = f"coalesce({v}, {params.add(mapping.empty_as[name])})"
             selects.append(f"{v} as {quote_ident(name)}")
             produced.add(name)
         if fspec.required and fspec.type not in ("date", "time", "datetime"):
@@ -154,7 +189,9 @@ def map_file(
         if base not in produced and column not in produced:
             selects.append(f"null::varchar as {quote_ident(column)}")
 
-    mapped_sources = set(mapping.columns.values())
+    mapped_sources = set(mapping.columns.values()) | {
+        source for sources in mapping.any_of.values() for source in sources
+    }
     for source in parsed.columns:
         if source in mapped_sources:
             continue

@@ -10,6 +10,7 @@ something real.
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import io
 import json
@@ -59,6 +60,17 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, decompressed when it is gzip (agencies send `.csv.gz`)."""
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise UnreadableFile(f"damaged gzip file: {exc}") from exc
+    return data
 
 
 def read_file(
@@ -138,14 +150,14 @@ def read_csv(
     quote: str = '"',
     escape: str | None = None,
 ) -> ParsedFile:
-    data = path.read_bytes()
+    data = read_bytes(path)
     utf8, rejects = _decode_to_utf8(data, encoding)
     nonblank_lines, _ = _line_starts(utf8)
     if len(nonblank_lines) == 0:
         raise UnreadableFile("the file is empty")
     con = duckdb.connect()
     source = path
-    if utf8 is not data:  # transcoded: DuckDB reads UTF-8 only, so hand it a temporary copy
+    if utf8 is not data or path.suffix == ".gz":  # DuckDB reads plain UTF-8: hand it a copy
         handle = tempfile.NamedTemporaryFile(suffix=".csv", delete=False)
         handle.write(utf8)
         handle.close()
@@ -335,7 +347,7 @@ def read_excel(path: Path, *, sheet: str | int | None = None, skip_rows: int = 0
 
 
 def read_jsonl(path: Path, *, encoding: str = "utf-8") -> ParsedFile:
-    data = path.read_bytes()
+    data = read_bytes(path)
     if data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM) :]
     records, numbers, rejects, columns, raw = [], [], [], {}, 0

@@ -5,6 +5,7 @@ fails the step, and nothing downstream (publication) runs. Test results are also
 `quality.check_results` so the CLI, the publication and the reports see the same gate.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -91,9 +92,24 @@ def dbt_resource() -> DbtCliResource:
     )
 
 
+def test_severities(manifest_path: Path) -> dict[str, str]:
+    """dbt test name -> blocking | warn, from each test's declared severity (not its outcome)."""
+    manifest = json.loads(manifest_path.read_text())
+    return {
+        node["name"]: "warn"
+        if str(node["config"].get("severity", "error")).lower() == "warn"
+        else "blocking"
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test"
+    }
+
+
 def build_dbt_assets() -> dg.AssetsDefinition:
+    manifest_path = prepare_manifest()
+    severities = test_severities(manifest_path)
+
     @dbt_assets(
-        manifest=prepare_manifest(),
+        manifest=manifest_path,
         project=dbt_project(),
         dagster_dbt_translator=LanternDbtTranslator(),
     )
@@ -103,7 +119,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         invocation = dbt.cli(["build"], context=context, raise_on_error=False)
         for event in invocation.stream():
             if isinstance(event, dg.AssetCheckResult):
-                severity = "warn" if event.severity == dg.AssetCheckSeverity.WARN else "blocking"
+                severity = severities.get(event.check_name, "blocking")
                 recorded.append(
                     {
                         "asset_key": "/".join(event.asset_key.path),
