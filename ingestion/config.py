@@ -39,6 +39,7 @@ class FieldSpec:
     personal: bool = False
     domain: tuple[str, ...] = ()
     default: str | None = None
+    default_code: str | None = None  # code fields: what an empty or unmapped value becomes
     description: str = ""
 
 
@@ -172,6 +173,7 @@ def dataset_spec(dataset: str) -> DatasetSpec:
             personal=bool(raw.get("personal", False)),
             domain=tuple(raw.get("domain", ())),
             default=raw.get("default"),
+            default_code=raw.get("default_code"),
             description=raw.get("description", ""),
         )
     return DatasetSpec(dataset, fields, tuple(doc.get("record_key", kind=list) or ()))

@@ -173,7 +173,13 @@ def map_file(
                 v = f"coalesce({v}, {params.add(mapping.empty_as[name])})"
             selects.append(f"{v} as {quote_ident(name)}")
             produced.add(name)
-        if fspec.required and fspec.type not in ("date", "time", "datetime"):
+        # A required code with a default (subject_race -> unknown) must be mapped, but an empty
+        # cell is a fact to count, not a reason to lose the stop.
+        if (
+            fspec.required
+            and fspec.type not in ("date", "time", "datetime")
+            and not fspec.default_code
+        ):
             reasons.append(f"case when {v} is null then {label} || ': required value is empty' end")
 
     if missing_required:

@@ -180,3 +180,51 @@ def test_empty_file_is_unreadable(tmp_path):
     path.write_bytes(b"")
     with pytest.raises(UnreadableFile, match="empty"):
         read_csv(path)
+
+
+def test_flag_sets_constants_empty_defaults_null_values_and_gzip(tmp_path):
+    import gzip
+
+    path = tmp_path / "a.csv.gz"
+    path.write_bytes(
+        gzip.compress(
+            b"ID,DATE,RACE,SEARCHED,ARRESTED,WEAPON,OTHER\n"
+            b"1,2018-01-02,BLACK,Y,,Y,\n"
+            b"2,2018-01-02,(null),N,Y,,Y\n"
+            b"3,2018-01-03,WHITE,N,,,\n"
+        )
+    )
+    write_agency(
+        tmp_path / "agencies",
+        """\
+        dataset: stops
+        format: csv
+        null_values: ["(null)"]
+        columns:
+          source_record_id: ID
+          stop_date: DATE
+          subject_race: RACE
+          search_conducted: SEARCHED
+          arrest_made: ARRESTED
+          contraband_found: {any_of: [WEAPON, OTHER]}
+        constants: {stop_type: pedestrian}
+        empty_as: {arrest_made: false}
+        """,
+    )
+    mapping = config.load_mapping("test_pd", "stops", root=tmp_path / "agencies")
+    parsed = read_csv(path)
+    mapped = map_file(parsed, mapping, config.dataset_spec("stops"), lineage=LINEAGE, salt="s")
+    assert mapped.rows_accepted == 3 and not mapped.rejects
+    rows = parsed.con.execute(
+        "select source_record_id, subject_race, stop_type, arrest_made, contraband_found "
+        "from mapped order by 1"
+    ).fetchall()
+    assert rows == [
+        ("1", "BLACK", "pedestrian", "false", "true"),
+        ("2", None, "pedestrian", "Y", "true"),
+        ("3", "WHITE", "pedestrian", "false", None),
+    ]
+    columns = [
+        c for (c,) in parsed.con.execute("select name from pragma_table_info('mapped')").fetchall()
+    ]
+    assert "src_weapon" not in columns  # flag columns feed the field, not a passthrough copy
