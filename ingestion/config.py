@@ -90,6 +90,7 @@ class Mapping:
     constants: dict[str, str] = field(default_factory=dict)
     empty_as: dict[str, str] = field(default_factory=dict)
     null_values: list[str] = field(default_factory=list)
+    only_when: dict[str, str] = field(default_factory=dict)
     excel: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
@@ -272,9 +273,12 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
             raise doc.error(("constants", name), f"unknown canonical field of {dataset}")
         if name in columns or name in any_of:
             raise doc.error(("constants", name), "is also mapped in columns")
+        if value is None:
+            raise doc.error(("constants", name), "a constant needs a value")
         value = _canonical_text(value) if fspec.type in ("code", "boolean") else str(value)
-        if fspec.type == "code" and value not in fspec.domain:
-            raise doc.error(("constants", name), f"{value!r} is not one of {list(fspec.domain)}")
+        allowed = {"code": fspec.domain, "boolean": ("true", "false")}.get(fspec.type)
+        if allowed is not None and value not in allowed:
+            raise doc.error(("constants", name), f"{value!r} is not one of {list(allowed)}")
         constants[name] = value
     empty_as = {}
     for name, value in (doc.get("empty_as", kind=dict) or {}).items():
@@ -286,6 +290,18 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
         if value not in allowed:
             raise doc.error(("empty_as", name), f"{value!r} is not one of {list(allowed)}")
         empty_as[name] = value
+    only_when = {}
+    for name, condition in (doc.get("only_when", kind=dict) or {}).items():
+        # The Open Policing rule "contraband_found is null unless searched", applied where an
+        # export records finds from frisks too (NYPD): only_when: {contraband_found: search_conducted}
+        if name not in spec.fields:
+            raise doc.error(("only_when", name), f"unknown canonical field of {dataset}")
+        cond = spec.fields.get(str(condition))
+        if cond is None or cond.type != "boolean":
+            raise doc.error(("only_when", name), "must name a boolean canonical field")
+        if str(condition) not in raw_columns:
+            raise doc.error(("only_when", name), f"{condition!r} is not mapped in columns")
+        only_when[name] = str(condition)
     null_values = doc.get("null_values", kind=list) or []
     if not all(isinstance(v, str | int) for v in null_values):
         raise doc.error(("null_values",), "must list strings such as 'NULL' or '-'")
@@ -354,6 +370,7 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
         constants=constants,
         empty_as=empty_as,
         null_values=[str(v).strip().upper() for v in null_values],
+        only_when=only_when,
         excel=doc.get("excel", kind=dict) or {},
         path=path,
     )

@@ -259,6 +259,25 @@ def map_file(
             shown = ", ".join(str(r) for r in rows)
             notes.append(f"{count} value(s) set to null (rows {shown}...): {example}")
         con.execute(f"alter table mapped drop column {quote_ident(column)}")
+    for name, condition in mapping.only_when.items():
+        column = quote_ident(f"{name}_hash" if spec.fields[name].personal else name)
+        truthy = sorted(
+            k
+            for k, v in {**BOOLEAN_SPELLINGS, **mapping.values.get(condition, {})}.items()
+            if v == "true"
+        )
+        nulled = con.execute(
+            f"""
+            update mapped set {column} = null
+            where {column} is not null
+              and coalesce(lower({quote_ident(condition)}) not in (select unnest($truthy::varchar[])), true)
+            """,
+            {"truthy": truthy},
+        ).fetchone()[0]
+        if nulled:
+            notes.append(
+                f"{name} set to null on {nulled} row(s) where {condition} is not true (only_when)"
+            )
     con.execute("alter table mapped drop column _raw_text")
     accepted = con.execute("select count(*) from mapped where _reject_reason is null").fetchone()[0]
     return MappedFile(parsed, accepted, rejects, notes)

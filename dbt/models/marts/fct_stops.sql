@@ -1,12 +1,7 @@
 {#-
-    Incremental: a night's load only adds rows with a newer _loaded_at, and a re-sent record's
-    latest version always carries its newest _loaded_at, so taking the current versions loaded
-    at or after the table's high-water mark and replacing them by stop_person_id gives the same
-    table as a full rebuild. ">=" rather than ">" re-reads the last load (idempotent under
-    delete+insert) so two loads stamped with the same time cannot lose rows. The other input
-    that changes old rows is an agency's value maps or time zone (a map added for a code that
-    was unknown): every row of an agency whose mapping_hash differs from the one in the table is
-    taken again. A change to this project's SQL still needs --full-refresh.
+    Incremental on the rows int_stops_deduplicated refreshed (select_stops_to_refresh): new
+    loads, and every row of an agency whose value maps or time zone changed. A full refresh
+    gives the same table.
 -#}
 {{
     config(
@@ -25,49 +20,15 @@ deduplicated_stops as (
 
 ),
 
-{% if is_incremental() %}
-
-built_mappings as (
-
-    select distinct
-        agency_id,
-        mapping_hash
-
-    from {{ this }}
-
-),
-
 stops as (
 
-    select deduplicated_stops.*
-
-    from deduplicated_stops
-
-    left join built_mappings
-        on deduplicated_stops.agency_id = built_mappings.agency_id
-        and deduplicated_stops.mapping_hash = built_mappings.mapping_hash
-
-    where built_mappings.agency_id is null
-        or deduplicated_stops.loaded_at >= (
-            select
-                coalesce(
-                    max(loaded_at),
-                    cast('1900-01-01 00:00:00+00' as timestamp with time zone)
-                )
-            from {{ this }}
-        )
-
-),
-
-{% else %}
-
-stops as (
-
+    {% if is_incremental() -%}
+    {{ select_stops_to_refresh('deduplicated_stops') }}
+    {%- else -%}
     select * from deduplicated_stops
+    {%- endif %}
 
 ),
-
-{% endif %}
 
 final as (
 

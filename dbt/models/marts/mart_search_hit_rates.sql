@@ -27,7 +27,11 @@ counts as (
         stop_year,
         subject_race,
         count(*) as stops,
+        -- Denominators count only rows that record the field: an agency that does not record
+        -- searches or contraband gets a null rate, never a false zero.
+        count(search_conducted) as stops_search_recorded,
         count(*) filter (where search_conducted) as searches,
+        count(contraband_found) filter (where search_conducted) as searches_outcome_recorded,
         count(*) filter (where search_conducted and contraband_found) as hits
 
     from stops
@@ -41,8 +45,9 @@ compared as (
         counts.*,
         agencies.reference_group,
         counts.subject_race = agencies.reference_group as is_reference_group,
-        reference_counts.stops as reference_stops,
+        reference_counts.stops_search_recorded as reference_stops,
         reference_counts.searches as reference_searches,
+        reference_counts.searches_outcome_recorded as reference_searches_outcome_recorded,
         reference_counts.hits as reference_hits
 
     from counts
@@ -64,35 +69,42 @@ final as (
         stop_year,
         subject_race,
         stops,
+        stops_search_recorded,
         searches,
-        round(cast(searches as double precision) / nullif(stops, 0), 6) as search_rate,
-        round({{ wilson_interval('searches', 'stops', 'lower') }}, 6) as search_rate_lower,
-        round({{ wilson_interval('searches', 'stops', 'upper') }}, 6) as search_rate_upper,
+        round(cast(searches as double precision) / nullif(stops_search_recorded, 0), 6)
+            as search_rate,
+        round({{ wilson_interval('searches', 'stops_search_recorded', 'lower') }}, 6)
+            as search_rate_lower,
+        round({{ wilson_interval('searches', 'stops_search_recorded', 'upper') }}, 6)
+            as search_rate_upper,
+        searches_outcome_recorded,
         hits,
-        round(cast(hits as double precision) / nullif(searches, 0), 6) as hit_rate,
-        round({{ wilson_interval('hits', 'searches', 'lower') }}, 6) as hit_rate_lower,
-        round({{ wilson_interval('hits', 'searches', 'upper') }}, 6) as hit_rate_upper,
+        round(cast(hits as double precision) / nullif(searches_outcome_recorded, 0), 6) as hit_rate,
+        round({{ wilson_interval('hits', 'searches_outcome_recorded', 'lower') }}, 6)
+            as hit_rate_lower,
+        round({{ wilson_interval('hits', 'searches_outcome_recorded', 'upper') }}, 6)
+            as hit_rate_upper,
         reference_group,
         round(
-            {{ rate_ratio('searches', 'stops', 'reference_searches', 'reference_stops') }}, 6
+            {{ rate_ratio('searches', 'stops_search_recorded', 'reference_searches', 'reference_stops') }}, 6
         ) as search_rate_ratio,
         round(case when not is_reference_group then
-            {{ log_ratio_interval('searches', 'stops', 'reference_searches', 'reference_stops', 'lower') }}
+            {{ log_ratio_interval('searches', 'stops_search_recorded', 'reference_searches', 'reference_stops', 'lower') }}
         end, 6) as search_rate_ratio_lower,
         round(case when not is_reference_group then
-            {{ log_ratio_interval('searches', 'stops', 'reference_searches', 'reference_stops', 'upper') }}
+            {{ log_ratio_interval('searches', 'stops_search_recorded', 'reference_searches', 'reference_stops', 'upper') }}
         end, 6) as search_rate_ratio_upper,
         round(
-            {{ rate_ratio('hits', 'searches', 'reference_hits', 'reference_searches') }}, 6
+            {{ rate_ratio('hits', 'searches_outcome_recorded', 'reference_hits', 'reference_searches_outcome_recorded') }}, 6
         ) as hit_rate_ratio,
         round(case when not is_reference_group then
-            {{ log_ratio_interval('hits', 'searches', 'reference_hits', 'reference_searches', 'lower') }}
+            {{ log_ratio_interval('hits', 'searches_outcome_recorded', 'reference_hits', 'reference_searches_outcome_recorded', 'lower') }}
         end, 6) as hit_rate_ratio_lower,
         round(case when not is_reference_group then
-            {{ log_ratio_interval('hits', 'searches', 'reference_hits', 'reference_searches', 'upper') }}
+            {{ log_ratio_interval('hits', 'searches_outcome_recorded', 'reference_hits', 'reference_searches_outcome_recorded', 'upper') }}
         end, 6) as hit_rate_ratio_upper,
         stops < {{ threshold }} or searches < {{ threshold }} as is_small_numbers,
-        'search_rate = searches / stops; hit_rate = hits / searches, a hit being contraband found'
+        'search_rate = searches / stops_search_recorded; hit_rate = hits / searches_outcome_recorded, a hit being contraband found'
         || ' in a search (outcome test, pooled over districts); 95% Wilson score intervals;'
         || ' *_ratio = rate / rate of the agency''s reference group in the same year, 95%'
         || ' interval exp(ln(ratio) -/+ 1.96 * sqrt(1/a - 1/n1 + 1/b - 1/n2)) (Katz log scale);'
