@@ -5,8 +5,8 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from dagster_project.defs.automation import new_files_sensor
 from dagster_project.definitions import defs
+from dagster_project.defs.automation import new_files_sensor
 
 
 @pytest.fixture(scope="module")
