@@ -98,6 +98,10 @@ def run_summary(run_id: str, started: datetime, success: bool) -> dict:
                 summary["fct_stops_rows"] = con.execute(
                     "select count(*) from marts.fct_stops"
                 ).fetchone()[0]
+            if warehouse.table_exists(con, "marts", "fct_arrests"):
+                summary["fct_arrests_rows"] = con.execute(
+                    "select count(*) from marts.fct_arrests"
+                ).fetchone()[0]
     checks = warehouse.check_results(run_id)
     summary["checks"] = {
         "passed": sum(c["passed"] for c in checks),
@@ -141,6 +145,8 @@ def format_summary(s: dict) -> str:
     ]
     if "fct_stops_rows" in s:
         lines.append(f"  fct_stops: {s['fct_stops_rows']} person-stops in the warehouse")
+    if s.get("fct_arrests_rows"):
+        lines.append(f"  fct_arrests: {s['fct_arrests_rows']} arrestees in the warehouse")
     c = s["checks"]
     lines.append(
         f"  checks:    {c['passed']} passed, {c['failed']} failed "
@@ -263,6 +269,22 @@ def format_status(out: dict) -> str:
     return "\n".join(lines)
 
 
+def validate(agency_id: str, path: Path, dataset: str, as_json: bool) -> int:
+    """0 when every file is loadable under the mapping, 1 when one is not, 2 on a usage error."""
+    from ingestion import config
+    from ingestion import validate as checker
+
+    try:
+        reports = checker.validate_path(agency_id, path, dataset)
+    except (config.ConfigError, FileNotFoundError) as exc:
+        print(f"lantern validate: {exc}", file=sys.stderr)
+        return 2
+    print(
+        checker.to_json(agency_id, reports) if as_json else checker.format_text(agency_id, reports)
+    )
+    return 0 if all(r.loadable for r in reports) else 1
+
+
 def generate_demo(rows: int, seed: int | None, out: Path | None) -> None:
     from ingestion import demo
 
@@ -300,6 +322,13 @@ def main(argv: list[str] | None = None) -> int:
     p_gen.add_argument("--rows", type=int, default=30_000)
     p_gen.add_argument("--seed", type=int, default=None)
     p_gen.add_argument("--out", type=Path, default=None)
+    p_validate = sub.add_parser(
+        "validate", help="check an export against the agency's mapping without loading it"
+    )
+    p_validate.add_argument("agency_id")
+    p_validate.add_argument("path", type=Path, help="a file or a folder of files")
+    p_validate.add_argument("--dataset", default="stops")
+    p_validate.add_argument("--format", choices=["text", "json"], default="text")
     sub.add_parser("prepare", help="parse the dbt project (done automatically when it changed)")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -322,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "generate-demo":
         generate_demo(args.rows, args.seed, args.out)
         return 0
+    if args.command == "validate":
+        return validate(args.agency_id, args.path, args.dataset, args.format == "json")
     if args.command == "prepare":
         from dagster_project.defs.transform import prepare_manifest
 

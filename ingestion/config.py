@@ -40,6 +40,7 @@ class FieldSpec:
     domain: tuple[str, ...] = ()
     default: str | None = None
     default_code: str | None = None  # code fields: what an empty or unmapped value becomes
+    applies_when: str | None = None  # a boolean field that must be true for this one to apply
     description: str = ""
 
 
@@ -175,6 +176,7 @@ def dataset_spec(dataset: str) -> DatasetSpec:
             domain=tuple(raw.get("domain", ())),
             default=raw.get("default"),
             default_code=raw.get("default_code"),
+            applies_when=raw.get("applies_when"),
             description=raw.get("description", ""),
         )
     return DatasetSpec(dataset, fields, tuple(doc.get("record_key", kind=list) or ()))

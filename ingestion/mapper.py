@@ -6,6 +6,7 @@ spliced into SQL: identifiers are quoted by `quote_ident` and every literal is a
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -183,9 +184,13 @@ def map_file(
             reasons.append(f"case when {v} is null then {label} || ': required value is empty' end")
 
     if missing_required:
-        wanted = ", ".join(f"'{source}' ({name})" for name, source in missing_required)
+        wanted = []
+        for name, source in missing_required:
+            close = difflib.get_close_matches(source, parsed.columns, n=1, cutoff=0.6)
+            hint = f" (renamed to '{close[0]}'?)" if close else ""
+            wanted.append(f"'{source}' ({name}){hint}")
         raise ContractViolation(
-            f"required column {wanted} missing; the file has: {', '.join(parsed.columns)}"
+            f"required column {', '.join(wanted)} missing; the file has: {', '.join(parsed.columns)}"
         )
 
     # Every canonical raw column exists in every batch, so the raw table's shape never depends on

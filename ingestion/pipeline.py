@@ -310,6 +310,16 @@ def delivered_rows(
         )
 
 
+def value_map_entries(mapping: config.Mapping, fspec: config.FieldSpec) -> dict[str, str]:
+    """source value (lower-cased) -> canonical value: domain identities and the usual boolean
+    spellings, overridden by the agency's own map."""
+    entries = (
+        dict(config.BOOLEAN_SPELLINGS) if fspec.type == "boolean" else {v: v for v in fspec.domain}
+    )
+    entries.update(mapping.values.get(fspec.name, {}))
+    return entries
+
+
 def config_tables(datasets: Iterable[str]) -> dict[str, pa.Table]:
     """Agencies, population and value maps as tables, rebuilt from YAML on every run."""
     agencies, population, value_maps = [], [], []
@@ -344,13 +354,7 @@ def config_tables(datasets: Iterable[str]) -> dict[str, pa.Table]:
         for name, fspec in spec.fields.items():
             if fspec.type not in ("code", "boolean"):
                 continue
-            entries: dict[str, str] = {}
-            if fspec.type == "boolean":
-                entries.update(config.BOOLEAN_SPELLINGS)
-            else:
-                entries.update({value: value for value in fspec.domain})
-            entries.update(mapping.values.get(name, {}))
-            for source_value, canonical in sorted(entries.items()):
+            for source_value, canonical in sorted(value_map_entries(mapping, fspec).items()):
                 value_maps.append(
                     {
                         "agency_id": agency_id,

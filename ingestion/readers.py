@@ -54,6 +54,13 @@ class UnreadableFile(Exception):
     """The whole file cannot be read (empty, no header, not the declared format)."""
 
 
+def _connect() -> duckdb.DuckDBPyConnection:
+    """A private in-memory database for one file; no progress bar on the user's terminal."""
+    con = duckdb.connect()
+    con.execute("set enable_progress_bar = false")
+    return con
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -155,7 +162,7 @@ def read_csv(
     nonblank_lines, _ = _line_starts(utf8)
     if len(nonblank_lines) == 0:
         raise UnreadableFile("the file is empty")
-    con = duckdb.connect()
+    con = _connect()
     source = path
     if utf8 is not data or path.suffix == ".gz":  # DuckDB reads plain UTF-8: hand it a copy
         handle = tempfile.NamedTemporaryFile(suffix=".csv", delete=False)
@@ -187,7 +194,7 @@ def read_csv(
     csv_rejects = con.execute(
         """
         select line, any_value(column_name),
-               string_agg(distinct error_type || ': ' || error_message, '; '), any_value(csv_line)
+               arg_min(error_type || ': ' || error_message, column_idx), any_value(csv_line)
         from csv_rejects group by line order by line
         """
     ).fetchall()
@@ -273,7 +280,7 @@ def _from_records(
         name: pa.array([r[i] for r in rows], type=pa.string()) for i, name in enumerate(columns)
     }
     arrays["_source_row"] = pa.array(row_numbers, type=pa.int64())
-    con = duckdb.connect()
+    con = _connect()
     con.register("_arrow", pa.table(arrays))
     con.execute("create table src as select * from _arrow")
     con.unregister("_arrow")
@@ -386,7 +393,7 @@ def read_jsonl(path: Path, *, encoding: str = "utf-8") -> ParsedFile:
 
 
 def read_parquet(path: Path) -> ParsedFile:
-    con = duckdb.connect()
+    con = _connect()
     try:
         names = [
             r[0]
