@@ -329,6 +329,11 @@ def main(argv: list[str] | None = None) -> int:
     p_validate.add_argument("path", type=Path, help="a file or a folder of files")
     p_validate.add_argument("--dataset", default="stops")
     p_validate.add_argument("--format", choices=["text", "json"], default="text")
+    p_onboard = sub.add_parser("onboard", help="draft a new agency's mapping from a sample export")
+    p_onboard.add_argument("agency_id")
+    p_onboard.add_argument("sample", type=Path)
+    p_onboard.add_argument("--dataset", required=True)
+    p_onboard.add_argument("--out", type=Path, default=None, help="where to write the draft")
     sub.add_parser("prepare", help="parse the dbt project (done automatically when it changed)")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -353,6 +358,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "validate":
         return validate(args.agency_id, args.path, args.dataset, args.format == "json")
+    if args.command == "onboard":
+        from ingestion import onboard
+
+        try:
+            target = onboard.write_draft(args.agency_id, args.sample, args.dataset, args.out)
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"lantern onboard: {exc}", file=sys.stderr)
+            return 2
+        print(f"draft mapping written to {target}: review every line marked REVIEW, then run")
+        print(f"  lantern validate {args.agency_id} {args.sample} --dataset {args.dataset}")
+        return 0
     if args.command == "prepare":
         from dagster_project.defs.transform import prepare_manifest
 
