@@ -1,4 +1,4 @@
-"""Seeded, deterministic generator of three fictional agencies' stop exports (demo data).
+"""Seeded, deterministic generator of three fictional agencies' stop and arrest exports (demo data).
 
 `generate(landing_dir, rows, seed)` writes, under `<landing_dir>/<agency_id>/stops/`, the files
 three made-up agencies would send, each in its own export style, plus a ground-truth manifest
@@ -15,6 +15,18 @@ three made-up agencies would send, each in its own export style, plus a ground-t
 - `cedar_pd` (Cedar Town PD, MN): JSON lines, one file per quarter, JSON booleans and nulls,
   2 truncated (broken) lines. Modest disparity: black search rate 1.3x white, same hit rate.
 
+Each agency also sends an arrests export in its own style, under `<agency_id>/arrests/`
+(`alder_arrests_2023.csv`: cp1252 CSV with a BOM, codes; `BCSO_Arrests_2023.xlsx`: sheet
+"Arrests", one arrest record per stop with an ArresteeSeq per arrested person;
+`cedar_arrests_2023.jsonl`). Every arrested person of an accepted stop row (Result ARR, Arrest 1,
+arrested true) has exactly one arrest row naming the stop's id, with the person's race, sex, age
+and the stop's reason and search; arrests of persons on malformed stop rows are left out, since
+their stops never reach the warehouse. About 8% more arrests (at least 4) are not made at a stop
+(on-view, no stop id), and 1-2 of those per agency are malformed (alder: wrong field count;
+birch: an unparseable ArrestDateTime; cedar: a truncated line), so every arrested stop person
+keeps exactly one accepted arrest row. The arrests draw from their own random streams: the stop
+exports are byte-identical to what the generator wrote before arrests existed.
+
 Everything is drawn from one `numpy` generator per agency seeded from `seed`, vectorised, and
 formatted with Arrow compute in chunks, so `rows` can range from a few thousand to ten million.
 The same `rows` and `seed` give byte-identical files (the workbook is written by hand with fixed
@@ -30,15 +42,19 @@ workbook's deflate stream); uv.lock pins the first two.
 
 Manifest (`demo_manifest.json`, also returned by `generate`, which adds `written` per file):
     generator, manifest_version, seed, rows, year
-    agencies.<agency_id>: name, dataset, person_stops (generated, re-send excluded),
-        expected_accepted_person_stops (distinct person-stops after rejects and after skipping
-        the re-sent copy), [birch_so: stops], files: [
-            {path (under the landing dir), format (csv | excel | jsonl), data_rows (records in
-             the file, malformed ones included), malformed: [{line, reason, source_record_id}]
+    agencies.<agency_id>: name, dataset ("stops", kept from version 1), datasets, person_stops
+        (generated, re-send excluded), expected_accepted_person_stops (distinct person-stops
+        after rejects and after skipping the re-sent copy), [birch_so: stops], arrests (arrestee
+        rows generated), arrests_from_stops (of which linked to a stop), expected_accepted_arrests
+        (arrestee rows after rejects), files: [
+            {dataset (stops | arrests), path (under the landing dir), format (csv | excel |
+             jsonl), data_rows (records in the file, malformed ones included),
+             malformed: [{line, reason, source_record_id}]
              (line: 1-based physical line, header = 1, in CSV / JSON lines; the spreadsheet row
              in Excel), resend_of (path of the original, or null), bytes, sha256,
              csv: encoding, bom, line_terminator; excel: sheet; jsonl: encoding}]
     expected_accepted_person_stops.<agency_id>: the same numbers, side by side
+    expected_accepted_arrests.<agency_id>: likewise for the arrests
     effects.<agency_id>: unit, share_by_race, search_probability, hit_probability (by canonical
         subject_race), stop_type_mix (by canonical stop_type, share of stops)
 """
@@ -72,7 +88,7 @@ YEAR = 2023
 EXCEL_MAX_ROWS = 500_000
 CHUNK_ROWS = 200_000
 MANIFEST_NAME = "demo_manifest.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: arrests exports, file entries name their dataset
 AGENCIES = ("alder_pd", "birch_so", "cedar_pd")
 
 # Canonical subject_race domain order used for every per-race parameter vector below.
@@ -504,6 +520,23 @@ def _generate_alder(landing: Path, n: int, rng: np.random.Generator) -> dict:
         "files": files,
         "person_stops": n,
         "expected_accepted_person_stops": n - len(bad_kinds),
+        "_arrested": {
+            "rows": _accepted_arrests(arrest, list(bad_kinds)),
+            "stop_id": lambda rows: [f"A23-{r + 1:0{ids_width}d}" for r in rows],
+            "day": day,
+            "minute": minute,
+            "race": race,
+            "sex": sex,
+            "age": age,
+            "district": district,
+            "beat": beat,
+            "officer": officer,
+            "searched": searched,
+            "basis": basis,
+            "contraband": contraband,
+            "reason": reason,
+            "look": look,
+        },
     }
 
 
@@ -674,6 +707,23 @@ def _generate_birch(landing: Path, n: int, rng: np.random.Generator) -> dict:
         "person_stops": n,
         "stops": stops,
         "expected_accepted_person_stops": n - len(bad_rows),
+        "_arrested": {
+            "rows": _accepted_arrests(arrest, bad_rows),
+            "stop_id": lambda rows: [str(stop_id[stop_of[r]]) for r in rows],
+            "stop_of": stop_of,
+            "person": person,
+            "day": day,
+            "minute": minute,
+            "purpose": purpose,
+            "zone": zone,
+            "deputy": deputy,
+            "race": word,
+            "sex": sex,
+            "age": age,
+            "searched": searched,
+            "basis": basis,
+            "contraband": contraband,
+        },
     }
 
 
@@ -922,6 +972,490 @@ def _generate_cedar(landing: Path, n: int, rng: np.random.Generator) -> dict:
         "files": files,
         "person_stops": n,
         "expected_accepted_person_stops": n - len(broken),
+        "_arrested": {
+            "rows": _accepted_arrests(arrest, broken),
+            "stop_id": lambda rows: [f"CTPD-23-{r + 1:0{ids_width}d}" for r in rows],
+            "officers": officers,
+            "officer": officer,
+            "day": day,
+            "minute": minute,
+            "reason": reason,
+            "precinct": precinct,
+            "race": word,
+            "sex": sex,
+            "age": age,
+            "searched": searched,
+            "basis": basis,
+            "contraband": contraband,
+        },
+    }
+
+
+# --- arrests: one row per arrestee, each arrest made at a stop linked by the stop's id ----------
+
+# NIBRS arrest offenses: (code, description, group: 0 = A / 1 = B, severity: 0 = felony /
+# 1 = misdemeanor / 2 = infraction).
+OFFENSES = [
+    ("35A", "Drug/Narcotic Violations", 0, 0),
+    ("35B", "Drug Equipment Violations", 0, 1),
+    ("13A", "Aggravated Assault", 0, 0),
+    ("13B", "Simple Assault", 0, 1),
+    ("23C", "Shoplifting", 0, 1),
+    ("240", "Motor Vehicle Theft", 0, 0),
+    ("520", "Weapon Law Violations", 0, 0),
+    ("90C", "Disorderly Conduct", 1, 1),
+    ("90D", "Driving Under the Influence", 1, 1),
+    ("90G", "Liquor Law Violations", 1, 2),
+    ("90J", "Trespass of Real Property", 1, 1),
+    ("90Z", "All Other Offenses", 1, 1),
+]
+# Offense mix by where the arrest came from (rows), in OFFENSES order: a stop whose search found
+# nothing (or no search), a stop whose search found contraband, an arrest not made at a stop.
+OFFENSE_P = [
+    [0.06, 0.03, 0.02, 0.04, 0.01, 0.03, 0.02, 0.06, 0.38, 0.05, 0.02, 0.28],
+    [0.42, 0.14, 0.01, 0.01, 0.01, 0.04, 0.17, 0.02, 0.08, 0.02, 0.01, 0.07],
+    [0.05, 0.02, 0.08, 0.22, 0.17, 0.04, 0.03, 0.14, 0.02, 0.05, 0.10, 0.08],
+]
+_OFFENSE_GROUP = np.array([o[2] for o in OFFENSES], dtype=np.int8)
+_OFFENSE_SEVERITY = np.array([o[3] for o in OFFENSES], dtype=np.int8)
+# Canonical arrest_type order of the agencies' code lists below (NIBRS O / S / T).
+ARREST_TYPES = ("on_view", "summoned_cited", "taken_into_custody")
+# Arrests not made at a stop (on-view: a fight, a shoplifter), added to the arrests made at
+# stops, as a share of those, with a floor so a small demo still has some.
+ARRESTS_NOT_FROM_STOPS = 0.08
+ARRESTS_NOT_FROM_STOPS_MIN = 4
+
+# The last column is never empty: DuckDB's CSV reader takes a line with one field too many whose
+# extra field is empty for a harmless trailing delimiter, so a malformed line must not end so.
+ALDER_ARREST_COLUMNS = [
+    "Arrest #", "Arrest Date", "Arrest Time", "Arrest Type", "Stop Incident #", "Stop Reason",
+    "Charge Code", "Charge Description", "NIBRS Group", "Charge Class", "Warrant",
+    "Arrestee Name", "DOB", "Race", "Gender", "Age", "District", "Beat", "Searched",
+    "Search Basis", "Contraband", "Badge No", "Officer Name",
+]  # fmt: skip
+ALDER_ARREST_TYPE = ["O", "S", "T"]
+ALDER_CHARGE_CLASS = ["FEL", "MISD", "INFR"]
+ALDER_ARREST_MALFORMED = 2
+BIRCH_ARREST_COLUMNS = [
+    "ArrestNum", "ArresteeSeq", "ArrestDateTime", "ArrestType", "StopID", "IncidentNum",
+    "OffenseCode", "OffenseDesc", "OffenseGroup", "OffenseLevel", "Warrant", "DeputyID", "Race",
+    "Sex", "Age", "Zone", "Searched", "SearchBasis", "ContrabandFound", "StopPurpose",
+]  # fmt: skip
+BIRCH_ARREST_TYPE = ["On-View", "Summons/Citation", "Custody"]
+BIRCH_OFFENSE_GROUP = ["Group A", "Group B"]
+BIRCH_OFFENSE_LEVEL = ["Felony", "Misdemeanor", "Infraction"]
+BIRCH_ARREST_BAD_DATES = ["PENDING", "2023-02-30 25:10"]
+CEDAR_ARREST_KEYS = [
+    "arrest_id", "arrested_at", "type", "stop_id", "incident_id", "offense_code", "offense",
+    "offense_class", "nibrs_group", "warrant", "officer", "race", "sex", "age", "precinct",
+    "searched", "search_type", "contraband", "stop_reason",
+]  # fmt: skip
+CEDAR_ARREST_TYPE = ["on-view", "summons", "custody"]
+# Minnesota's classes: a gross misdemeanor is a misdemeanor, a petty misdemeanor an infraction.
+CEDAR_OFFENSE_CLASS = ["felony", "gross misdemeanor", "misdemeanor", "petty misdemeanor"]
+CEDAR_ARREST_BROKEN = 1
+
+
+def _accepted_arrests(arrest: np.ndarray, malformed_rows: Iterable[int]) -> np.ndarray:
+    """Rows of the arrested persons whose stop row the warehouse accepts: an arrest linked to a
+    stop row the stops export wrote malformed would point at a stop that is not there."""
+    keep = arrest.copy()
+    keep[np.asarray(list(malformed_rows), dtype=np.int64)] = False
+    return np.flatnonzero(keep)
+
+
+def _plan_arrests(
+    rng: np.random.Generator,
+    stop_day: np.ndarray,
+    stop_minute: np.ndarray,
+    stop_warrant: np.ndarray,
+    stop_contraband: np.ndarray,
+    n_bad: int,
+    same_arrest: np.ndarray | None = None,
+) -> dict:
+    """Times, offenses, types and file order of an agency's arrests: the k arrested stop persons
+    (in that order) followed by m arrests not made at a stop; `same_arrest` (a stop per person)
+    gives the persons of one stop one arrest time, so they make one arrest record."""
+    k = len(stop_day)
+    m = max(ARRESTS_NOT_FROM_STOPS_MIN, round(k * ARRESTS_NOT_FROM_STOPS))
+    extra_day, extra_minute = _draw_times(rng, m)
+    if same_arrest is None:
+        delay = rng.integers(5, 46, size=k)
+    else:
+        stops, per_person = np.unique(same_arrest, return_inverse=True)
+        delay = rng.integers(5, 46, size=len(stops))[per_person]
+    day = np.concatenate([stop_day, extra_day]).astype(np.int16)
+    minute = np.concatenate([np.minimum(stop_minute.astype(np.int32) + delay, 1439), extra_minute])
+    minute = minute.astype(np.int16)
+    dst_day = (_DST_START - date(YEAR, 1, 1)).days
+    minute[(day == dst_day) & (minute // 60 == 2)] += 60  # no clock times that do not exist
+    from_stop = np.concatenate([np.ones(k, dtype=bool), np.zeros(m, dtype=bool)])
+    origin = np.concatenate([stop_contraband.astype(np.int8), np.full(m, 2, dtype=np.int8)])
+    offense = _choice_by_group(rng, origin, OFFENSE_P)
+    severity = _OFFENSE_SEVERITY[offense]
+    warrant = np.concatenate([stop_warrant, np.zeros(m, dtype=bool)])
+    warrant |= from_stop & (rng.random(k + m) < 0.05)  # a warrant found when the name is run
+    cited = from_stop & (severity != 0) & (rng.random(k + m) < 0.18)
+    arrest_type = np.where(warrant, 2, np.where(cited, 1, 0)).astype(np.int8)
+    order = np.lexsort((np.arange(k + m), minute, day))
+    # Malformed rows only among arrests not made at a stop, so every arrested stop person still
+    # has exactly one accepted arrest row.
+    candidates = np.flatnonzero(~from_stop[order])
+    bad = np.sort(rng.choice(candidates, size=min(n_bad, m), replace=False))
+    return {
+        "k": k,
+        "m": m,
+        "order": order,
+        "bad": bad,
+        "day": day,
+        "minute": minute,
+        "from_stop": from_stop,
+        "offense": offense,
+        "warrant": warrant,
+        "arrest_type": arrest_type,
+    }
+
+
+def _generate_alder_arrests(landing: Path, arrested: dict, rng: np.random.Generator) -> dict:
+    fx, look, rows = EFFECTS["alder_pd"], arrested["look"], arrested["rows"]
+    plan = _plan_arrests(
+        rng,
+        arrested["day"][rows],
+        arrested["minute"][rows],
+        arrested["reason"][rows] == ALDER_REASON.index("WAR"),
+        arrested["contraband"][rows] == 1,
+        ALDER_ARREST_MALFORMED,
+    )
+    k, m = plan["k"], plan["m"]
+    searched = rng.random(m) < 0.7  # arrests not at a stop: mostly searched incident to arrest
+    extra = {
+        "race": rng.choice(6, size=m, p=_p(fx.share)),
+        "sex": rng.choice(3, size=m, p=[0.74, 0.25, 0.01]),
+        "age": _ages(rng, m, missing=0.01),
+        "district": rng.choice(len(ALDER_DISTRICTS), size=m, p=_p(ALDER_DISTRICT_P)),
+        "beat": rng.integers(0, 4, size=m),
+        "officer": rng.choice(ALDER_OFFICERS, size=m, p=look["officer_p"]),
+        "searched": searched,
+        "basis": np.where(searched, ALDER_BASIS.index("INC"), -1),
+        "contraband": np.where(searched, (rng.random(m) < 0.25).astype(np.int8), -1),
+        "reason": np.full(m, -1),
+    }
+    col = {key: np.concatenate([arrested[key][rows], extra[key]]) for key in extra}
+    first = rng.integers(0, len(ALDER_FIRST), size=k + m)
+    last = rng.integers(0, len(ALDER_LAST), size=k + m)
+    birthday = rng.integers(0, 365, size=k + m)
+    stop_ids = arrested["stop_id"](rows) + [""] * m
+    width = max(5, len(str(k + m)))
+    bad_kind = {int(pos): n % 2 for n, pos in enumerate(plan["bad"])}
+    expected = len(ALDER_ARREST_COLUMNS)
+
+    lines, malformed = [",".join(_csv_field(c) for c in ALDER_ARREST_COLUMNS)], []
+    for pos, i in enumerate(plan["order"]):
+        day = date(YEAR, 1, 1) + timedelta(int(plan["day"][i]))
+        minute, age = int(plan["minute"][i]), int(col["age"][i])
+        code, description, group, severity = OFFENSES[plan["offense"][i]]
+        born = day - timedelta(days=int(365.25 * age) + int(birthday[i]))
+        name = f"{ALDER_LAST[last[i]]}, {ALDER_FIRST[first[i]]}"
+        district = ALDER_DISTRICTS[col["district"][i]]
+        basis, contraband, reason = (int(col[c][i]) for c in ("basis", "contraband", "reason"))
+        values = [
+            f"AR23-{pos + 1:0{width}d}",
+            day.strftime("%m/%d/%Y"),
+            f"{(minute // 60 - 1) % 12 + 1:02d}:{minute % 60:02d} {'AM' if minute < 720 else 'PM'}",
+            ALDER_ARREST_TYPE[plan["arrest_type"][i]],
+            stop_ids[i],
+            ALDER_REASON[reason] if reason >= 0 else "",
+            code,
+            description,
+            "AB"[group],
+            ALDER_CHARGE_CLASS[severity],
+            "Y" if plan["warrant"][i] else "N",
+            _csv_field(name),
+            born.strftime("%m/%d/%Y") if age >= 0 else "",
+            ALDER_RACE[col["race"][i]],
+            ALDER_SEX[col["sex"][i]],
+            str(age) if age >= 0 else "",
+            district,
+            f"{district[0]}{col['beat'][i] + 1}",
+            "Y" if col["searched"][i] else "N",
+            ALDER_BASIS[basis] if basis >= 0 else "",
+            "NY"[contraband] if contraband >= 0 else "",
+            look["badges"][col["officer"][i]],
+            _csv_field(look["names"][col["officer"][i]]),
+        ]
+        if pos in bad_kind:
+            if bad_kind[pos] == 0:  # "Last, First" written unquoted: the comma splits it in two
+                values[11] = name
+                why = f"too many fields: {expected + 1}, expected {expected} (arrestee name not quoted)"
+            else:  # the export was cut off mid-line
+                values = values[:-4]
+                why = f"too few fields: {len(values)}, expected {expected} (line truncated)"
+            malformed.append({"line": pos + 2, "reason": why, "source_record_id": values[0]})
+        lines.append(",".join(values))
+    text = "".join(line + "\r\n" for line in lines)
+
+    name = "alder_arrests_2023.csv"
+    facts = _write_file(
+        landing / "alder_pd" / "arrests" / name,
+        _write_chunks([UTF8_BOM, text.encode("cp1252")]),
+    )
+    return _arrests_result(
+        plan,
+        {
+            "dataset": "arrests",
+            "path": f"alder_pd/arrests/{name}",
+            "format": "csv",
+            "encoding": "cp1252",
+            "bom": True,
+            "line_terminator": "crlf",
+            "data_rows": k + m,
+            "malformed": malformed,
+            "resend_of": None,
+            **facts,
+        },
+    )
+
+
+def _generate_birch_arrests(landing: Path, arrested: dict, rng: np.random.Generator) -> dict:
+    fx, rows = EFFECTS["birch_so"], arrested["rows"]
+    stop = arrested["stop_of"][rows]
+    plan = _plan_arrests(
+        rng,
+        arrested["day"][stop],
+        arrested["minute"][stop],
+        arrested["purpose"][stop] == BIRCH_PURPOSE.index("Warrant Service"),
+        arrested["contraband"][rows],
+        len(BIRCH_ARREST_BAD_DATES),
+        same_arrest=stop,
+    )
+    k, m = plan["k"], plan["m"]
+    searched = rng.random(m) < 0.7
+    extra = {
+        "race": np.array([0, 1, 2, 3, 4, 6])[rng.choice(6, size=m, p=_p(fx.share))],
+        "sex": rng.choice(2, size=m, p=[0.75, 0.25]),
+        "age": _ages(rng, m, missing=0.015),
+        "zone": rng.integers(1, BIRCH_ZONES + 1, size=m),
+        "deputy": rng.choice(arrested["deputy"], size=m),
+        "searched": searched,
+        "basis": np.where(searched, BIRCH_BASIS.index("Search Incident to Arrest"), -1),
+        "contraband": searched & (rng.random(m) < 0.25),
+        "purpose": np.full(m, -1),
+    }
+    per_stop = ("zone", "deputy", "purpose")
+    col = {
+        key: np.concatenate([arrested[key][stop if key in per_stop else rows], extra[key]])
+        for key in extra
+    }
+    order = plan["order"]
+    # One arrest record per stop (its arrested persons are arrestees 1, 2, ..), one per arrest not
+    # made at a stop; numbered in file order.
+    record = np.concatenate([stop, -1 - np.arange(m)])[order]
+    _, first_pos, which = np.unique(record, return_index=True, return_inverse=True)
+    number = np.argsort(np.argsort(first_pos))[which]
+    arrestee = np.arange(k + m) - first_pos[which] + 1
+    stop_ids = np.array(arrested["stop_id"](rows) + [None] * m, dtype=object)[order]
+    stamps = np.array(
+        [
+            f"{date(YEAR, 1, 1) + timedelta(int(d))} {mi // 60:02d}:{mi % 60:02d}"
+            for d, mi in zip(plan["day"][order], plan["minute"][order].astype(int), strict=True)
+        ],
+        dtype=object,
+    )
+    malformed = []
+    for n, pos in enumerate(plan["bad"]):
+        stamps[pos] = BIRCH_ARREST_BAD_DATES[n % len(BIRCH_ARREST_BAD_DATES)]
+        malformed.append(
+            {
+                "line": int(pos) + 2,
+                "reason": f"unparseable ArrestDateTime {stamps[pos]!r} (required arrest_date)",
+                "source_record_id": str(2_390_000_000 + 3 * (int(number[pos]) + 1)),
+            }
+        )
+
+    def text(values: Sequence[str | None]) -> pa.Array:
+        return pa.array([None if v is None else xml_escape(v) for v in values], type=pa.string())
+
+    def numbers(values: np.ndarray) -> pa.Array:
+        return pa.array(values.astype(np.int64)).cast(pa.string())
+
+    offense = plan["offense"][order]
+    basis = col["basis"][order]
+    purpose = col["purpose"][order]
+    age = col["age"][order]
+    cells = [
+        ("n", numbers(2_390_000_000 + 3 * (number + 1))),
+        ("n", numbers(arrestee)),
+        ("s", text(list(stamps))),
+        ("s", text([BIRCH_ARREST_TYPE[t] for t in plan["arrest_type"][order]])),
+        ("n", pa.array(list(stop_ids), type=pa.string())),
+        ("s", text([f"BC23-{n + 1:06d}" for n in number])),
+        ("s", text([OFFENSES[o][0] for o in offense])),
+        ("s", text([OFFENSES[o][1] for o in offense])),
+        ("s", text([BIRCH_OFFENSE_GROUP[g] for g in _OFFENSE_GROUP[offense]])),
+        ("s", text([BIRCH_OFFENSE_LEVEL[s] for s in _OFFENSE_SEVERITY[offense]])),
+        ("n", numbers(plan["warrant"][order])),
+        ("n", numbers(col["deputy"][order])),
+        ("s", text([BIRCH_RACE[r] for r in col["race"][order]])),
+        ("s", text([BIRCH_SEX[s] for s in col["sex"][order]])),
+        ("n", pa.array([str(a) if a >= 0 else None for a in age], type=pa.string())),
+        ("s", text([f"Zone {z}" for z in col["zone"][order]])),
+        ("n", numbers(col["searched"][order])),
+        ("s", text([BIRCH_BASIS[b] if b >= 0 else None for b in basis])),
+        ("n", numbers(col["contraband"][order])),
+        ("s", text([BIRCH_PURPOSE[p] if p >= 0 else None for p in purpose])),
+    ]
+
+    # Workbooks of at most EXCEL_MAX_ROWS data rows, cut between arrest records (only a very
+    # large demo needs more than one).
+    n = k + m
+    parts = -(-n // (EXCEL_MAX_ROWS - len(BIRCH_PERSONS_P)))
+    starts = np.sort(first_pos)
+    cuts = [
+        int(starts[np.searchsorted(starts, n * p // parts, side="right") - 1])
+        for p in range(1, parts)
+    ]
+    bounds = list(zip([0, *cuts], [*cuts, n], strict=True))
+    files = []
+    for part, (lo, hi) in enumerate(bounds, start=1):
+        name = (
+            "BCSO_Arrests_2023.xlsx"
+            if len(bounds) == 1
+            else f"BCSO_Arrests_2023_part{part:02d}.xlsx"
+        )
+
+        def sheet_rows(lo: int = lo, hi: int = hi) -> Iterable[str]:
+            for a, b in _chunks(hi - lo):
+                yield _sheet_xml_rows(
+                    [(kind, values[lo + a : lo + b]) for kind, values in cells], first_row=a + 2
+                )
+
+        facts = _write_file(
+            landing / "birch_so" / "arrests" / name,
+            lambda tmp, lo=lo, hi=hi, rows=sheet_rows: _write_xlsx(
+                tmp,
+                "Arrests",
+                BIRCH_ARREST_COLUMNS,
+                hi - lo,
+                rows(lo, hi),
+                AGENCY_NAMES["birch_so"],
+            ),
+        )
+        files.append(
+            {
+                "dataset": "arrests",
+                "path": f"birch_so/arrests/{name}",
+                "format": "excel",
+                "sheet": "Arrests",
+                "data_rows": hi - lo,
+                "malformed": [
+                    {**bad, "line": bad["line"] - lo}
+                    for bad in malformed
+                    if lo < bad["line"] - 1 <= hi
+                ],
+                "resend_of": None,
+                **facts,
+            }
+        )
+    return _arrests_result(plan, *files)
+
+
+def _generate_cedar_arrests(landing: Path, arrested: dict, rng: np.random.Generator) -> dict:
+    fx, rows = EFFECTS["cedar_pd"], arrested["rows"]
+    plan = _plan_arrests(
+        rng,
+        arrested["day"][rows],
+        arrested["minute"][rows],
+        arrested["reason"][rows] == CEDAR_REASON.index("warrant"),
+        arrested["contraband"][rows] == 1,
+        CEDAR_ARREST_BROKEN,
+    )
+    k, m = plan["k"], plan["m"]
+    searched = rng.random(m) < 0.7
+    extra = {
+        "race": np.array([0, 1, 2, 3, 5, 7])[rng.choice(6, size=m, p=_p(fx.share))],
+        "sex": rng.choice(3, size=m, p=[0.72, 0.27, 0.01]),
+        "age": _ages(rng, m, missing=0.02),
+        "precinct": rng.choice(3, size=m, p=[0.38, 0.34, 0.28]),
+        "officer": rng.integers(0, CEDAR_OFFICERS, size=m),
+        "searched": searched,
+        "basis": np.where(searched, CEDAR_SEARCH.index("incident to arrest"), -1),
+        "contraband": np.where(searched, (rng.random(m) < 0.25).astype(np.int8), -1),
+        "reason": np.full(m, -1),
+    }
+    col = {key: np.concatenate([arrested[key][rows], extra[key]]) for key in extra}
+    gross = rng.random(k + m) < 0.3
+    stop_ids = arrested["stop_id"](rows) + [None] * m
+    width = max(5, len(str(k + m)))
+    cut_at = rng.uniform(0.3, 0.8, size=len(plan["bad"]))
+    broken = dict(zip((int(p) for p in plan["bad"]), cut_at, strict=True))
+
+    lines, malformed = [], []
+    for pos, i in enumerate(plan["order"]):
+        code, description, group, severity = OFFENSES[plan["offense"][i]]
+        offense_class = [0, 2 - int(gross[i]), 3][severity]
+        minute, age = int(plan["minute"][i]), int(col["age"][i])
+        basis, contraband, reason = (int(col[c][i]) for c in ("basis", "contraband", "reason"))
+        record = {
+            "arrest_id": f"CTPD-A-23-{pos + 1:0{width}d}",
+            "arrested_at": f"{date(YEAR, 1, 1) + timedelta(int(plan['day'][i]))}"
+            f"T{minute // 60:02d}:{minute % 60:02d}:00",
+            "type": CEDAR_ARREST_TYPE[plan["arrest_type"][i]],
+            "stop_id": stop_ids[i],
+            "incident_id": None if plan["from_stop"][i] else f"CTPD-I-23-{pos + 1:0{width}d}",
+            "offense_code": code,
+            "offense": description,
+            "offense_class": CEDAR_OFFENSE_CLASS[offense_class],
+            "nibrs_group": "AB"[group],
+            "warrant": bool(plan["warrant"][i]),
+            "officer": arrested["officers"][col["officer"][i]],
+            "race": CEDAR_RACE[col["race"][i]],
+            "sex": CEDAR_SEX[col["sex"][i]],
+            "age": age if age >= 0 else None,
+            "precinct": CEDAR_PRECINCTS[col["precinct"][i]],
+            "searched": bool(col["searched"][i]),
+            "search_type": CEDAR_SEARCH[basis] if basis >= 0 else None,
+            "contraband": bool(contraband) if contraband >= 0 else None,
+            "stop_reason": CEDAR_REASON[reason] if reason >= 0 else None,
+        }
+        line = json.dumps(record, ensure_ascii=False)
+        if pos in broken:
+            line = line[: int(len(line) * broken[pos])]
+            malformed.append(
+                {
+                    "line": pos + 1,
+                    "reason": "broken JSON (line truncated)",
+                    "source_record_id": record["arrest_id"],
+                }
+            )
+        lines.append(line)
+
+    name = "cedar_arrests_2023.jsonl"
+    text = "".join(line + "\n" for line in lines)
+    facts = _write_file(
+        landing / "cedar_pd" / "arrests" / name, _write_chunks([text.encode("utf-8")])
+    )
+    return _arrests_result(
+        plan,
+        {
+            "dataset": "arrests",
+            "path": f"cedar_pd/arrests/{name}",
+            "format": "jsonl",
+            "encoding": "utf-8",
+            "data_rows": k + m,
+            "malformed": malformed,
+            "resend_of": None,
+            **facts,
+        },
+    )
+
+
+def _arrests_result(plan: dict, *files: dict) -> dict:
+    bad = sum(len(f["malformed"]) for f in files)
+    return {
+        "files": list(files),
+        "arrests": plan["k"] + plan["m"],
+        "arrests_from_stops": plan["k"],
+        "expected_accepted_arrests": plan["k"] + plan["m"] - bad,
     }
 
 
@@ -943,18 +1477,33 @@ def generate(landing_dir: Path, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SE
         raise ValueError(f"rows must be at least {MIN_ROWS}, got {rows}")
     landing = Path(landing_dir)
     counts = split_rows(rows)
-    streams = np.random.SeedSequence(seed).spawn(len(AGENCIES))
+    # Children 0-2 of the seed drive the stops (as before arrests existed, so the stop exports
+    # are unchanged), children 3-5 the arrests.
+    streams = np.random.SeedSequence(seed).spawn(2 * len(AGENCIES))
     builders = {
-        "alder_pd": _generate_alder,
-        "birch_so": _generate_birch,
-        "cedar_pd": _generate_cedar,
+        "alder_pd": (_generate_alder, _generate_alder_arrests),
+        "birch_so": (_generate_birch, _generate_birch_arrests),
+        "cedar_pd": (_generate_cedar, _generate_cedar_arrests),
     }
     agencies = {}
-    for agency_id, stream in zip(AGENCIES, streams, strict=True):
+    for n, agency_id in enumerate(AGENCIES):
         log.info("generating %s: %d person-stops", agency_id, counts[agency_id])
-        result = builders[agency_id](landing, counts[agency_id], np.random.default_rng(stream))
-        agencies[agency_id] = {"name": AGENCY_NAMES[agency_id], "dataset": "stops", **result}
-        _warn_foreign_files(landing, agency_id, result["files"])
+        stops_builder, arrests_builder = builders[agency_id]
+        result = stops_builder(landing, counts[agency_id], np.random.default_rng(streams[n]))
+        arrested = result.pop("_arrested")
+        result["files"] = [{"dataset": "stops", **f} for f in result["files"]]
+        arrests = arrests_builder(
+            landing, arrested, np.random.default_rng(streams[len(AGENCIES) + n])
+        )
+        agencies[agency_id] = {
+            "name": AGENCY_NAMES[agency_id],
+            "dataset": "stops",
+            "datasets": ["stops", "arrests"],
+            **result,
+            **arrests,
+            "files": result["files"] + arrests["files"],
+        }
+        _warn_foreign_files(landing, agency_id, agencies[agency_id]["files"])
     manifest = {
         "generator": "ingestion.demo",
         "manifest_version": MANIFEST_VERSION,
@@ -964,6 +1513,9 @@ def generate(landing_dir: Path, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SE
         "agencies": agencies,
         "expected_accepted_person_stops": {
             a: agencies[a]["expected_accepted_person_stops"] for a in AGENCIES
+        },
+        "expected_accepted_arrests": {
+            a: agencies[a]["expected_accepted_arrests"] for a in AGENCIES
         },
         "effects": {a: EFFECTS[a].as_dict() for a in AGENCIES},
     }
@@ -978,15 +1530,17 @@ def generate(landing_dir: Path, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SE
 
 
 def _warn_foreign_files(landing: Path, agency_id: str, files: list[dict]) -> None:
-    folder = landing / agency_id / "stops"
-    ours = {Path(f["path"]).name for f in files}
-    others = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in ours)
-    if others:
-        log.warning(
-            "%s holds files this run did not write (left in place; ingestion will load them): %s",
-            folder,
-            ", ".join(others),
-        )
+    for dataset in sorted({f["dataset"] for f in files}):
+        folder = landing / agency_id / dataset
+        ours = {Path(f["path"]).name for f in files if f["dataset"] == dataset}
+        others = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in ours)
+        if others:
+            log.warning(
+                "%s holds files this run did not write (left in place; ingestion will load "
+                "them): %s",
+                folder,
+                ", ".join(others),
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1019,9 +1573,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     files = [f for a in manifest["agencies"].values() for f in a["files"]]
     written = sum(1 for f in files if f["written"])
     accepted = sum(manifest["expected_accepted_person_stops"].values())
+    arrests = sum(manifest["expected_accepted_arrests"].values())
     print(
         f"demo data in {out}: {len(files)} files ({written} written, {len(files) - written} unchanged), "
-        f"{accepted} person-stops expected after ingestion (seed {args.seed})"
+        f"{accepted} person-stops and {arrests} arrestees expected after ingestion (seed {args.seed})"
     )
     return 0
 

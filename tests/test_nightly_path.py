@@ -119,7 +119,8 @@ def test_raw_rows_equal_accepted_plus_rejected_per_file(scenario):
         scenario["warehouse"],
         """
         select files.source_file, files.rows_raw,
-               (select count(*) from raw.stops where _file_hash = files.file_hash),
+               (select count(*) from raw.stops where _file_hash = files.file_hash)
+               + (select count(*) from raw.arrests where _file_hash = files.file_hash),
                (select count(*) from raw.rejects where file_hash = files.file_hash)
         from raw.files as files where status = 'loaded'
         """,
@@ -194,3 +195,79 @@ def test_agency_without_disparity_shows_none(scenario):
     ratio, lower, upper = _ratio(scenario["warehouse"], "birch_so", "black", "search_rate_ratio")
     assert lower <= 1.0 <= upper
     assert not math.isclose(lower, upper)
+
+
+# --- arrests ------------------------------------------------------------------------------------
+
+
+def test_every_arrested_stop_person_has_exactly_one_linked_arrest(scenario):
+    (mismatched, linked) = query(
+        scenario["warehouse"],
+        """
+        with arrested as (
+            select stop_id, count(*) filter (where arrest_made) as persons
+            from marts.fct_stops group by stop_id
+        ),
+        linked as (
+            select stop_id, count(*) as arrestees
+            from marts.fct_arrests where stop_id is not null group by stop_id
+        )
+        select
+            count(*) filter (where coalesce(persons, 0) != coalesce(arrestees, 0)),
+            sum(arrestees)
+        from arrested full join linked using (stop_id)
+        """,
+    )[0]
+    assert mismatched == 0
+    manifest = scenario["manifest"]["agencies"]
+    assert linked == sum(a["arrests_from_stops"] for a in manifest.values())
+    # one person per stop in alder_pd and cedar_pd: the arrestee is the person stopped
+    (differ,) = query(
+        scenario["warehouse"],
+        """
+        select count(*) from marts.fct_arrests as arrests
+        join marts.fct_stops as stops using (stop_id)
+        where arrests.agency_id in ('alder_pd', 'cedar_pd')
+            and (arrests.subject_race != stops.subject_race
+                or arrests.subject_sex != stops.subject_sex
+                or arrests.subject_age is distinct from stops.subject_age
+                or arrests.reason_for_stop != stops.reason_for_stop)
+        """,
+    )[0]
+    assert differ == 0
+
+
+def test_arrests_counts_equal_the_manifest(scenario):
+    expected = scenario["manifest"]["expected_accepted_arrests"]
+    in_mart = dict(
+        query(scenario["warehouse"], "select agency_id, count(*) from marts.fct_arrests group by 1")
+    )
+    assert in_mart == expected
+    (in_raw,) = query(scenario["warehouse"], "select count(*) from raw.arrests")[0]
+    assert in_raw == sum(expected.values())
+    not_from_stops = dict(
+        query(
+            scenario["warehouse"],
+            "select agency_id, count(*) from marts.fct_arrests where stop_id is null group by 1",
+        )
+    )
+    assert all(not_from_stops[agency] > 0 for agency in expected)
+
+
+def test_arrests_pass_the_gate_and_are_published(scenario):
+    release = scenario["release1"]
+    header = (release / "data" / "fct_arrests.csv").read_text().splitlines()[0].split(",")
+    assert {"arrest_person_id", "stop_id", "officer_id_hash", "subject_race"} <= set(header)
+    assert not {"officer_id", "officer_name", "arrestee_name", "dob"} & set(header)
+    checks = query(
+        scenario["warehouse"],
+        """
+        select check_name, passed from quality.check_results
+        where asset_key = 'marts/fct_arrests'
+            and run_id = (select run_id from quality.check_results order by checked_at limit 1)
+        """,
+    )
+    names = {name for name, _ in checks}
+    assert "gx_arrests_suite.arrest_person_id_unique" in names
+    assert any(name.startswith("relationships_fct_arrests_stop_id") for name in names)
+    assert all(passed for _, passed in checks)

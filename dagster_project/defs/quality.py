@@ -6,6 +6,7 @@ from dagster_project import warehouse
 from ingestion import config
 
 FCT_STOPS = dg.AssetKey(["marts", "fct_stops"])
+FCT_ARRESTS = dg.AssetKey(["marts", "fct_arrests"])
 
 # The batch to validate: whole agency-months touched by the latest load (the GX month rules need
 # whole months), so a nightly run validates what it brought, not all history (issue 7).
@@ -67,5 +68,58 @@ def gx_stops_suite(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResul
             "rows_validated": len(frame),
             "blocking_failures": [f.name for f in failures],
             "warn_failures": [f.name for f in result.warn_failures],
+        },
+    )
+
+
+# The arrests the latest load brought (the arrests suite has no month rules, so no whole months).
+LATEST_ARRESTS_SQL = """
+with latest as (
+    select max(load_id) as load_id from raw.files where status = 'loaded'
+)
+select * from marts.fct_arrests
+where load_id = (select load_id from latest)
+"""
+
+
+@dg.asset_check(
+    asset=FCT_ARRESTS,
+    name="gx_arrests_suite",
+    blocking=True,
+    description="Great Expectations suite `arrests` (expectations/arrests.py): keys, value "
+    "domains, dates and ages (blocking).",
+)
+def gx_arrests_suite(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    from expectations.arrests import validate_arrests
+
+    with warehouse.connect(read_only=True) as con:
+        frame = con.execute(LATEST_ARRESTS_SQL).df()
+    result = validate_arrests(frame)
+    warehouse.record_checks(
+        context.op_execution_context.run_id,
+        [
+            {
+                "asset_key": "marts/fct_arrests",
+                "check_name": f"gx_arrests_suite.{outcome.name}",
+                "severity": outcome.severity,
+                "passed": outcome.success,
+                "description": outcome.description,
+                "details": {
+                    "column": outcome.column,
+                    "unexpected_count": outcome.unexpected_count,
+                    "examples": outcome.unexpected_examples,
+                },
+            }
+            for outcome in result.results
+        ],
+    )
+    failures = result.blocking_failures
+    return dg.AssetCheckResult(
+        passed=result.success_blocking,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(f"{f.name}: {f.unexpected_count} rows" for f in failures) or None,
+        metadata={
+            "rows_validated": len(frame),
+            "blocking_failures": [f.name for f in failures],
         },
     )

@@ -23,6 +23,8 @@ def test_asset_keys_mirror_warehouse_relations(definitions):
         "staging/stg_raw__stops",
         "intermediate/int_stops_deduplicated",
         "marts/fct_stops",
+        "raw/arrests",
+        "marts/fct_arrests",
         "marts/mart_search_hit_rates",
         "marts/mart_stop_rates",
         "publish/release",
@@ -46,6 +48,7 @@ def test_gate_checks_are_blocking(definitions):
     assert specs[("raw/files", "contract")].blocking
     assert specs[("raw/files", "reconciliation")].blocking
     assert specs[("marts/fct_stops", "gx_stops_suite")].blocking
+    assert specs[("marts/fct_arrests", "gx_arrests_suite")].blocking
     dbt_checks = [
         name for asset, name in specs if asset == "marts/fct_stops" and name.startswith("unique")
     ]

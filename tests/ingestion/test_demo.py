@@ -20,7 +20,13 @@ from ingestion import demo
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENCIES_DIR = ROOT / "ingestion" / "agencies"
-CANONICAL = yaml.safe_load((ROOT / "ingestion" / "canonical" / "stops.yml").read_text())["fields"]
+CANONICALS = {
+    dataset: yaml.safe_load((ROOT / "ingestion" / "canonical" / f"{dataset}.yml").read_text())[
+        "fields"
+    ]
+    for dataset in ("stops", "arrests")
+}
+CANONICAL = CANONICALS["stops"]
 BOOLEAN_SPELLINGS = {"true", "false", "t", "f", "yes", "no", "y", "n", "1", "0"}
 ROWS = 20_000
 
@@ -33,6 +39,19 @@ EXPECTED_FILES = {
     "birch_so": ["BCSO_Stops_2023.xlsx"],
     "cedar_pd": [f"cedar_stops_2023Q{q}.jsonl" for q in range(1, 5)],
 }
+EXPECTED_ARREST_FILES = {
+    "alder_pd": ["alder_arrests_2023.csv"],
+    "birch_so": ["BCSO_Arrests_2023.xlsx"],
+    "cedar_pd": ["cedar_arrests_2023.jsonl"],
+}
+# How each agency's stops export says a person was arrested, and which column of its arrests
+# export holds the stop's id.
+ARRESTED = {
+    "alder_pd": ("Result", "ARR"),
+    "birch_so": ("Arrest", "1"),
+    "cedar_pd": ("arrested", "true"),
+}
+STOP_LINK = {"alder_pd": "Stop Incident #", "birch_so": "StopID", "cedar_pd": "stop_id"}
 
 
 # --- reading the generated files the way ingestion sees them -----------------------------------
@@ -65,7 +84,7 @@ def read_records(path: Path) -> tuple[list[str], list[tuple[int, dict | None, st
     if path.suffix == ".xlsx":
         book = openpyxl.load_workbook(path, read_only=True)
         try:
-            rows = list(book["Stops"].iter_rows(values_only=True))
+            rows = list(book.worksheets[0].iter_rows(values_only=True))
         finally:
             book.close()
         header = [str(h) for h in rows[0]]
@@ -89,12 +108,16 @@ def read_records(path: Path) -> tuple[list[str], list[tuple[int, dict | None, st
     return header, out
 
 
-def load_config(agency_id: str) -> tuple[dict, dict]:
+def load_config(agency_id: str, dataset: str = "stops") -> tuple[dict, dict]:
     folder = AGENCIES_DIR / agency_id
     return (
         yaml.safe_load((folder / "agency.yml").read_text()),
-        yaml.safe_load((folder / "stops.yml").read_text()),
+        yaml.safe_load((folder / f"{dataset}.yml").read_text()),
     )
+
+
+def files_of(entry: dict, dataset: str) -> list[dict]:
+    return [f for f in entry["files"] if f["dataset"] == dataset]
 
 
 def _norm(value) -> str:
@@ -104,15 +127,16 @@ def _norm(value) -> str:
 
 
 def _parse_datetime(mapping: dict, record: dict) -> bool:
-    """True when the record's stop date (and time) parse with the agency's formats."""
+    """True when the record's stop (arrest) date and time parse with the agency's formats."""
     cols, fmts = mapping["columns"], mapping.get("formats", {})
+    event = {"stops": "stop", "arrests": "arrest"}[mapping["dataset"]]
     try:
-        if "stop_datetime" in cols:
-            datetime.strptime(record[cols["stop_datetime"]], fmts["stop_datetime"])
+        if f"{event}_datetime" in cols:
+            datetime.strptime(record[cols[f"{event}_datetime"]], fmts[f"{event}_datetime"])
         else:
-            datetime.strptime(record[cols["stop_date"]], fmts["stop_date"])
-            if record.get(cols.get("stop_time")):
-                datetime.strptime(record[cols["stop_time"]], fmts["stop_time"])
+            datetime.strptime(record[cols[f"{event}_date"]], fmts[f"{event}_date"])
+            if record.get(cols.get(f"{event}_time")):
+                datetime.strptime(record[cols[f"{event}_time"]], fmts[f"{event}_time"])
     except (TypeError, ValueError):
         return False
     return True
@@ -136,10 +160,10 @@ def records(generated) -> dict[str, dict[str, tuple[list[str], list]]]:
     return out
 
 
-def accepted(records, manifest, agency_id: str) -> list[dict]:
+def accepted(records, manifest, agency_id: str, dataset: str = "stops") -> list[dict]:
     """Records ingestion should load: not malformed, not in a re-sent copy."""
     rows = []
-    for file in manifest["agencies"][agency_id]["files"]:
+    for file in files_of(manifest["agencies"][agency_id], dataset):
         if file["resend_of"]:
             continue
         bad = {m["line"] for m in file["malformed"]}
@@ -213,14 +237,18 @@ def test_file_layout(generated):
             for a, e in manifest["agencies"].items()
         },
     }
-    for agency_id, names in EXPECTED_FILES.items():
-        on_disk = sorted(p.name for p in (landing / agency_id / "stops").iterdir())
-        assert on_disk == sorted(names)
-        listed = sorted(Path(f["path"]).name for f in manifest["agencies"][agency_id]["files"])
-        assert listed == sorted(names)
-        for f in manifest["agencies"][agency_id]["files"]:
-            assert f["path"].startswith(f"{agency_id}/stops/")
-            assert f["sha256"] == hashlib.sha256((landing / f["path"]).read_bytes()).hexdigest()
+    for dataset, expected in (("stops", EXPECTED_FILES), ("arrests", EXPECTED_ARREST_FILES)):
+        for agency_id, names in expected.items():
+            on_disk = sorted(p.name for p in (landing / agency_id / dataset).iterdir())
+            assert on_disk == sorted(names)
+            files = files_of(manifest["agencies"][agency_id], dataset)
+            assert sorted(Path(f["path"]).name for f in files) == sorted(names)
+            for f in files:
+                assert f["path"].startswith(f"{agency_id}/{dataset}/")
+                digest = hashlib.sha256((landing / f["path"]).read_bytes()).hexdigest()
+                assert f["sha256"] == digest
+    for entry in manifest["agencies"].values():
+        assert sorted(entry["files"], key=lambda f: f["dataset"] != "stops") == entry["files"]
     assert sorted(p.name for p in landing.iterdir() if p.is_file()) == [demo.MANIFEST_NAME]
 
 
@@ -275,7 +303,7 @@ def test_birch_workbook_opens_with_sheet_and_value_types(generated):
 
 def test_cedar_jsonl_lines(generated):
     landing, manifest = generated
-    for f in manifest["agencies"]["cedar_pd"]["files"]:
+    for f in files_of(manifest["agencies"]["cedar_pd"], "stops"):
         raw = (landing / f["path"]).read_bytes()
         assert not raw.startswith(demo.UTF8_BOM)
         _, rows = read_records(landing / f["path"])
@@ -290,7 +318,7 @@ def test_cedar_jsonl_lines(generated):
 def test_excel_split_into_workbooks_at_stop_boundaries(tmp_path, monkeypatch):
     monkeypatch.setattr(demo, "EXCEL_MAX_ROWS", 1_000)
     manifest = demo.generate(tmp_path, rows=10_000)
-    files = manifest["agencies"]["birch_so"]["files"]
+    files = files_of(manifest["agencies"]["birch_so"], "stops")
     assert [Path(f["path"]).name for f in files] == [
         f"BCSO_Stops_2023_part{i:02d}.xlsx" for i in range(1, 4)
     ]
@@ -313,7 +341,7 @@ def test_manifest_counts_match_files(generated, records):
     for agency_id, entry in manifest["agencies"].items():
         _, mapping = load_config(agency_id)
         total, expected = 0, 0
-        for f in entry["files"]:
+        for f in files_of(entry, "stops"):
             header, rows = records[agency_id][f["path"]]
             assert f["data_rows"] == len(rows), f["path"]
             if f["format"] == "csv":
@@ -329,7 +357,7 @@ def test_manifest_counts_match_files(generated, records):
         assert expected == entry["expected_accepted_person_stops"]
         assert manifest["expected_accepted_person_stops"][agency_id] == expected
     bad = {
-        a: sum(len(f["malformed"]) for f in e["files"] if not f["resend_of"])
+        a: sum(len(f["malformed"]) for f in files_of(e, "stops") if not f["resend_of"])
         for a, e in manifest["agencies"].items()
     }
     assert bad == {"alder_pd": 5, "birch_so": 3, "cedar_pd": 2}
@@ -343,7 +371,10 @@ def test_malformed_rows_are_the_kinds_announced(generated, records):
             for m in f["malformed"]:
                 record, raw = rows[m["line"]]
                 assert m["source_record_id"] in raw
-                if agency_id == "birch_so":
+                if agency_id == "birch_so" and f["dataset"] == "arrests":
+                    assert record["ArrestDateTime"] in demo.BIRCH_ARREST_BAD_DATES
+                    assert "ArrestDateTime" in m["reason"]
+                elif agency_id == "birch_so":
                     assert record["StopDateTime"] in demo.BIRCH_BAD_DATES
                     assert "StopDateTime" in m["reason"]
                 else:
@@ -447,6 +478,99 @@ def test_time_of_day_is_realistic(generated, records):
     assert dates == {"2023"}
 
 
+# --- arrests ---------------------------------------------------------------------------------
+
+
+def test_arrests_manifest_counts_match_files(generated, records):
+    landing, manifest = generated
+    for agency_id, entry in manifest["agencies"].items():
+        _, mapping = load_config(agency_id, "arrests")
+        (f,) = files_of(entry, "arrests")
+        header, rows = records[agency_id][f["path"]]
+        assert f["data_rows"] == len(rows) == entry["arrests"]
+        if f["format"] == "csv":
+            assert (landing / f["path"]).read_bytes().startswith(demo.UTF8_BOM)
+            assert (landing / f["path"]).read_bytes().count(b"\r\n") == len(rows) + 1
+        unparseable = {n for n, r, _ in rows if r is None or not _parse_datetime(mapping, r)}
+        assert {m["line"] for m in f["malformed"]} == unparseable, f["path"]
+        assert 1 <= len(f["malformed"]) <= 2
+        assert entry["expected_accepted_arrests"] == len(rows) - len(f["malformed"])
+        assert manifest["expected_accepted_arrests"][agency_id] == len(rows) - len(f["malformed"])
+        keys = {
+            (
+                r[mapping["columns"]["source_record_id"]],
+                r.get(mapping["columns"].get("arrestee_seq"), "1"),
+            )
+            for r in accepted(records, manifest, agency_id, "arrests")
+        }
+        assert len(keys) == entry["expected_accepted_arrests"], "arrestee keys are distinct"
+
+
+def test_every_arrested_stop_person_has_one_arrest_row(generated, records):
+    """Each arrested person of an accepted stop row has exactly one accepted arrest row carrying
+    the stop's id; the arrests not made at a stop have no stop id."""
+    _, manifest = generated
+    for agency_id, entry in manifest["agencies"].items():
+        _, stops_mapping = load_config(agency_id)
+        stop_key = stops_mapping["columns"]["source_record_id"]
+        flag, value = ARRESTED[agency_id]
+        arrested = Counter(
+            r[stop_key] for r in accepted(records, manifest, agency_id) if r[flag] == value
+        )
+        arrests = accepted(records, manifest, agency_id, "arrests")
+        linked = Counter(r[STOP_LINK[agency_id]] for r in arrests if r[STOP_LINK[agency_id]])
+        assert linked == arrested, agency_id
+        assert sum(linked.values()) == entry["arrests_from_stops"]
+        assert len(arrests) - sum(linked.values()) >= demo.ARRESTS_NOT_FROM_STOPS_MIN - 2
+
+
+def test_arrestee_matches_the_person_stopped(generated, records):
+    _, manifest = generated
+    stops = {r["Incident #"]: r for r in accepted(records, manifest, "alder_pd")}
+    arrests = [
+        r for r in accepted(records, manifest, "alder_pd", "arrests") if r["Stop Incident #"]
+    ]
+    assert arrests
+    for arrest in arrests:
+        stop = stops[arrest["Stop Incident #"]]
+        assert (arrest["Race"], arrest["Gender"], arrest["Age"]) == (
+            stop["Race"],
+            stop["Gender"],
+            stop["Age"],
+        )
+        assert arrest["Stop Reason"] == stop["Reason"]
+        assert datetime.strptime(arrest["Arrest Date"], "%m/%d/%Y") >= datetime.strptime(
+            stop["Stop Date"], "%m/%d/%Y"
+        )
+
+
+def test_birch_arrestees_of_one_stop_share_one_arrest(generated, records):
+    _, manifest = generated
+    rows = accepted(records, manifest, "birch_so", "arrests")
+    by_arrest: dict[str, list[dict]] = {}
+    for r in rows:
+        by_arrest.setdefault(r["ArrestNum"], []).append(r)
+    assert any(len(group) > 1 for group in by_arrest.values()), "some arrests have 2+ arrestees"
+    for group in by_arrest.values():
+        assert [r["ArresteeSeq"] for r in group] == [str(i) for i in range(1, len(group) + 1)]
+        assert len({r["StopID"] for r in group}) == 1
+    stop_arrests = Counter(r["StopID"] for r in rows if r["StopID"])
+    arrest_of_stop = {r["StopID"]: r["ArrestNum"] for r in rows if r["StopID"]}
+    assert len(arrest_of_stop) == len(stop_arrests)
+
+
+def test_arrests_codes_and_types(generated, records):
+    _, manifest = generated
+    cedar = accepted(records, manifest, "cedar_pd", "arrests")
+    assert {r["type"] for r in cedar} <= set(demo.CEDAR_ARREST_TYPE)
+    assert {r["offense_class"] for r in cedar} <= set(demo.CEDAR_OFFENSE_CLASS)
+    assert all(r["type"] == "on-view" and r["incident_id"] for r in cedar if not r["stop_id"])
+    alder = accepted(records, manifest, "alder_pd", "arrests")
+    warrants = [r for r in alder if r["Stop Reason"] == "WAR"]
+    assert all(r["Warrant"] == "Y" and r["Arrest Type"] == "T" for r in warrants)
+    assert {r["Charge Code"] for r in alder} <= {o[0] for o in demo.OFFENSES}
+
+
 # --- configuration ----------------------------------------------------------------------------
 
 
@@ -462,16 +586,19 @@ def test_agency_config(agency_id):
     assert mapping["dataset"] == "stops"
 
 
+@pytest.mark.parametrize("dataset", ["stops", "arrests"])
 @pytest.mark.parametrize("agency_id", demo.AGENCIES)
-def test_mapping_covers_generated_files(agency_id, generated, records):
+def test_mapping_covers_generated_files(agency_id, dataset, generated, records):
     _, manifest = generated
-    _, mapping = load_config(agency_id)
+    _, mapping = load_config(agency_id, dataset)
+    assert mapping["dataset"] == dataset
+    CANONICAL = CANONICALS[dataset]  # noqa: N806 (the module constant, for this dataset)
     columns, values = mapping["columns"], mapping.get("values", {})
-    files = records[agency_id]
-    headers = {tuple(h) for h, _ in files.values()}
+    files = files_of(manifest["agencies"][agency_id], dataset)
+    headers = {tuple(records[agency_id][f["path"]][0]) for f in files}
     assert len(headers) == 1
     header = list(headers.pop())
-    for f in manifest["agencies"][agency_id]["files"]:
+    for f in files:
         assert Path(f["path"]).match(mapping["file_pattern"])
 
     for canonical, source in columns.items():
@@ -483,9 +610,10 @@ def test_mapping_covers_generated_files(agency_id, generated, records):
     assert officer and mapping["personal_data"][officer] == "hash"
     for name, spec in CANONICAL.items():
         if spec.get("required"):
-            assert name in columns or (name == "stop_date" and "stop_datetime" in columns)
+            combined = name.replace("_date", "_datetime")
+            assert name in columns or (name.endswith("_date") and combined in columns)
 
-    rows = accepted(records, manifest, agency_id)
+    rows = accepted(records, manifest, agency_id, dataset)
     for canonical, source in columns.items():
         spec = CANONICAL[canonical]
         if spec["type"] not in ("code", "boolean"):
@@ -505,8 +633,10 @@ def test_configs_load_with_the_ingestion_loader():
     config = pytest.importorskip("ingestion.config")
     for agency_id in demo.AGENCIES:
         agency = config.load_agency(agency_id, root=AGENCIES_DIR)
-        mapping = config.load_mapping(agency_id, "stops", root=AGENCIES_DIR)
-        assert agency.agency_id == agency_id and mapping.dataset == "stops"
+        assert agency.agency_id == agency_id
+        for dataset in ("stops", "arrests"):
+            mapping = config.load_mapping(agency_id, dataset, root=AGENCIES_DIR)
+            assert mapping.dataset == dataset
 
 
 # --- API and CLI ------------------------------------------------------------------------------
@@ -520,7 +650,7 @@ def test_too_few_rows_rejected(tmp_path):
 def test_cli(tmp_path, capsys):
     assert demo.main(["--rows", "3000", "--out", str(tmp_path), "--seed", "7"]) == 0
     out = capsys.readouterr().out.strip()
-    assert out.count("\n") == 0 and "8 files" in out
+    assert out.count("\n") == 0 and "11 files" in out
     manifest = json.loads((tmp_path / demo.MANIFEST_NAME).read_text())
     assert manifest["seed"] == 7 and manifest["rows"] == 3000
     assert sum(e["person_stops"] for e in manifest["agencies"].values()) == 3000

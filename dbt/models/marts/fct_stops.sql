@@ -23,7 +23,7 @@ deduplicated_stops as (
 stops as (
 
     {% if is_incremental() -%}
-    {{ select_stops_to_refresh('deduplicated_stops') }}
+    {{ select_stops_to_refresh('deduplicated_stops', ref('int_stops_deduplicated')) }}
     {%- else -%}
     select * from deduplicated_stops
     {%- endif %}

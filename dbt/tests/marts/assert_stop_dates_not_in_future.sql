@@ -21,6 +21,18 @@ agencies as (
 
 ),
 
+-- today in each agency's zone, once per agency rather than once per stop
+agency_bounds as (
+
+    select
+        agency_id,
+        first_year,
+        cast(timezone(time_zone, current_timestamp) as date) as local_today
+
+    from agencies
+
+),
+
 final as (
 
     select
@@ -30,20 +42,19 @@ final as (
         stops.source_file,
         stops.source_row,
         stops.stop_date,
-        agencies.first_year,
+        agency_bounds.first_year,
         case
-            when stops.stop_date > cast(timezone(agencies.time_zone, current_timestamp) as date)
-                then 'after today'
+            when stops.stop_date > agency_bounds.local_today then 'after today'
             else 'before first_year'
         end as problem
 
     from stops
 
-    inner join agencies
-        on stops.agency_id = agencies.agency_id
+    inner join agency_bounds
+        on stops.agency_id = agency_bounds.agency_id
 
-    where stops.stop_date > cast(timezone(agencies.time_zone, current_timestamp) as date)
-        or stops.stop_year < agencies.first_year
+    where stops.stop_date > agency_bounds.local_today
+        or stops.stop_year < agency_bounds.first_year
 
 )
 

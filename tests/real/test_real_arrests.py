@@ -1,0 +1,202 @@
+"""A real agency's arrests export through the real nightly job, onboarded by configuration alone.
+
+Austin PD's 2019 racial profiling arrests (shared/data/real/austin-rp-arrests-2019/SOURCE.md) are
+copied at test time into a temporary landing zone (never into the repository), and one in-process
+run of the nightly job (dlt, dbt build, the GX suites, publication) loads them with
+ingestion/agencies/austin_pd/arrests.yml. The expected figures are computed here from the CSV
+with Python's csv module and the code map below, independently of ingestion and dbt, and checked
+against SOURCE.md's own counts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+import pytest
+
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
+SOURCE = REAL / "austin-rp-arrests-2019" / "2019_APD_Arrests_DATA.csv"
+AGENCY = "austin_pd"
+
+pytestmark = pytest.mark.skipif(
+    not SOURCE.is_file(),
+    reason=f"real agency exports not available: {SOURCE} does not exist (shared data not mounted)",
+)
+
+# The canonical value of every code in the export (what austin_pd/arrests.yml must say);
+# an empty cell is unknown.
+RACE = {
+    "WHITE": "white",
+    "BLACK": "black",
+    "HISPANIC OR LATINO": "hispanic",
+    "ASIAN": "asian/pacific islander",
+    "HAWAIIAN/PACIFIC ISLANDER": "asian/pacific islander",
+    "MIDDLE EASTERN": "other",
+    "AMERICAN INDIAN/ALASKAN NATIVE": "other",
+    "UNKNOWN": "unknown",
+    "": "unknown",
+}
+SEX = {"M": "male", "F": "female", "": "unknown"}
+
+
+def csv_records() -> list[dict[str, str]]:
+    with SOURCE.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def current_versions(records: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The row of each PRIMARY_KEY that the warehouse keeps: the export has no arrestee number,
+    so a repeated key is one record sent several times and its last row wins."""
+    return list({r["PRIMARY_KEY"]: r for r in records}.values())
+
+
+def query(warehouse: Path, sql: str, params=None) -> list[tuple]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def counts(warehouse: Path, relation: str, column: str) -> dict:
+    return dict(
+        query(
+            warehouse,
+            f"select {column}, count(*) from {relation} where agency_id = ? group by 1",
+            [AGENCY],
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    data = tmp_path_factory.mktemp("lantern_real_arrests")
+    mp = pytest.MonkeyPatch()
+    for var in ("LANTERN_AGENCIES_DIR", "LANTERN_LANDING_DIR", "LANTERN_PUBLISH_DIR"):
+        mp.delenv(var, raising=False)  # the repository's mappings, the folders below
+    mp.setenv("LANTERN_DATA_DIR", str(data))
+    mp.setenv("LANTERN_WAREHOUSE", str(data / "warehouse.duckdb"))
+    mp.setenv("DAGSTER_HOME", str(data / "dagster_home"))
+    mp.setenv("LANTERN_SALT", "test")
+    folder = data / "landing" / AGENCY / "arrests"
+    folder.mkdir(parents=True)
+    shutil.copyfile(SOURCE, folder / SOURCE.name)
+
+    from dagster_project.cli import run_pipeline
+
+    summary = io.StringIO()
+    started = time.monotonic()
+    with contextlib.redirect_stdout(summary):
+        rc = run_pipeline()
+    seconds = time.monotonic() - started
+    print(f"nightly run over {AGENCY} arrests: rc={rc} in {seconds:.0f} s\n{summary.getvalue()}")
+    yield {
+        "rc": rc,
+        "summary": summary.getvalue(),
+        "data": data,
+        "warehouse": data / "warehouse.duckdb",
+    }
+    mp.undo()
+    shutil.rmtree(data, ignore_errors=True)
+
+
+def test_quality_gate_passed_and_release_published(run):
+    assert run["rc"] == 0, run["summary"]
+    published = run["data"] / "publish" / "current" / "data" / "fct_arrests.csv"
+    assert published.is_file(), run["summary"]
+
+
+def test_every_delivered_row_is_loaded_or_rejected_with_a_reason(run):
+    wh = run["warehouse"]
+    files = query(
+        wh,
+        "select source_file, status, reason, rows_raw, rows_accepted, rows_rejected"
+        " from raw.files where agency_id = ?",
+        [AGENCY],
+    )
+    assert len(files) == 1, files
+    source_file, status, reason, rows_raw, accepted, rejected = files[0]
+    assert source_file == f"{AGENCY}/arrests/{SOURCE.name}"
+    assert status == "loaded", reason
+    assert rows_raw == len(csv_records()) == 7_747  # SOURCE.md: 7,747 data rows
+    ((in_raw,),) = query(
+        wh, "select count(*) from raw.arrests where _source_file = ?", [source_file]
+    )
+    in_rejects, without_reason = query(
+        wh,
+        "select count(*), count(*) filter (where reason is null or reason = '')"
+        " from raw.rejects where source_file = ?",
+        [source_file],
+    )[0]
+    assert (in_raw, in_rejects) == (accepted, rejected)
+    assert rows_raw == in_raw + in_rejects
+    assert without_reason == 0
+
+
+def test_every_delivered_row_maps_to_the_expected_race_and_sex(run):
+    """Over all delivered rows (staging keeps every loaded version), and against SOURCE.md."""
+    records = csv_records()
+    race = counts(run["warehouse"], "staging.stg_raw__arrests", "subject_race")
+    assert race == dict(Counter(RACE[r["APD_RACE_DESC"]] for r in records))
+    # SOURCE.md: HISPANIC OR LATINO 3,364; WHITE 2,328; BLACK 1,927; ASIAN 87; MIDDLE EASTERN 18.
+    assert (race["hispanic"], race["white"], race["black"]) == (3_364, 2_328, 1_927)
+    sex = counts(run["warehouse"], "staging.stg_raw__arrests", "subject_sex")
+    assert sex == dict(Counter(SEX[r["SEX"]] for r in records))
+    assert (sex["male"], sex["female"]) == (5_836, 1_909)  # SOURCE.md: M 5,836; F 1,909
+
+
+def test_fct_arrests_race_and_sex_counts_equal_the_csv(run):
+    kept = current_versions(csv_records())
+    wh = run["warehouse"]
+    assert sum(counts(wh, "marts.fct_arrests", "subject_race").values()) == len(kept) == 7_108
+    assert counts(wh, "marts.fct_arrests", "subject_race") == dict(
+        Counter(RACE[r["APD_RACE_DESC"]] for r in kept)
+    )
+    assert counts(wh, "marts.fct_arrests", "subject_sex") == dict(
+        Counter(SEX[r["SEX"]] for r in kept)
+    )
+    # nothing unmapped: no code fell through to the unknown default
+    (unknown_race,) = query(
+        wh,
+        "select count(*) from marts.fct_arrests where agency_id = ? and subject_race = 'unknown'",
+        [AGENCY],
+    )[0]
+    assert unknown_race == sum(1 for r in kept if r["APD_RACE_DESC"] in ("", "UNKNOWN"))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="contract gap: the export repeats PRIMARY_KEY for several arrestees without an "
+    "arrestee number, and a mapping cannot number the rows of one record id, so 639 rows "
+    "collapse into their key's last row",
+)
+def test_every_arrestee_reaches_fct_arrests(run):
+    (rows,) = query(
+        run["warehouse"], "select count(*) from marts.fct_arrests where agency_id = ?", [AGENCY]
+    )[0]
+    assert rows == 7_747
+
+
+def test_personal_columns_never_published_nor_kept(run):
+    forbidden = {"location", "x_coordinate", "y_coordinate"}
+    forbidden |= {f"src_{name}" for name in forbidden}
+    raw_columns = {
+        name
+        for (name,) in query(
+            run["warehouse"],
+            "select column_name from information_schema.columns"
+            " where table_schema = 'raw' and table_name = 'arrests'",
+        )
+    }
+    assert not raw_columns & forbidden
+    for path in sorted((run["data"] / "publish" / "current" / "data").glob("*.csv")):
+        with path.open(newline="", encoding="utf-8") as f:
+            header = {c.lower() for c in next(csv.reader(f), [])}
+        assert not header & forbidden, path.name
