@@ -56,6 +56,7 @@ def validate_stops(
     today: date | None = None,
     *,
     agency_first_years: Mapping[str, int] | None = None,
+    not_recorded: Mapping[str, set[str]] | None = None,
 ) -> SuiteResult:
     """Validate rows of `marts.fct_stops`.
 
@@ -68,14 +69,18 @@ def validate_stops(
     `today` is skipped by the volume rule because it is still being filled.
     """
     today = today or datetime.now(UTC).date()
-    frame = _prepared(df, agency_first_years)
+    frame = _prepared(df, agency_first_years, not_recorded or {})
     checks = _checks(today, agency_first_years is not None)
     outcomes = run_suite(frame, SUITE_NAME, checks, index_columns=INDEX_COLUMNS)
     outcomes += month_outcomes(frame, today)
     return SuiteResult.from_outcomes(SUITE_NAME, outcomes, row_count=len(df))
 
 
-def _prepared(df: pd.DataFrame, agency_first_years: Mapping[str, int] | None) -> pd.DataFrame:
+def _prepared(
+    df: pd.DataFrame,
+    agency_first_years: Mapping[str, int] | None,
+    not_recorded: Mapping[str, set[str]],
+) -> pd.DataFrame:
     """The frame GX sees: stop_date as datetime64 (DuckDB gives datetime64, hand-made frames
     often `date` objects; GX compares either against one bound type only)."""
     frame = df.copy(deep=False)
@@ -87,6 +92,12 @@ def _prepared(df: pd.DataFrame, agency_first_years: Mapping[str, int] | None) ->
             for agency, year in agency_first_years.items()
         }
         frame["_agency_first_date"] = pd.to_datetime(frame["agency_id"].map(first_dates))
+    # A required field an agency declares not_recorded is checked for every other agency only.
+    for column in required_fields("stops"):
+        skipped = [a for a, fields in not_recorded.items() if column in fields]
+        frame[f"_records_{column}"] = (
+            ~frame["agency_id"].isin(skipped) if "agency_id" in frame.columns else True
+        )
     return frame
 
 
@@ -101,13 +112,14 @@ def _checks(today: date, with_first_years: bool) -> list[Check]:
         ),
     ]
     for column in [ROW_KEY, "agency_id", *required_fields("stops")]:
+        required = column in (ROW_KEY, "agency_id")
         checks.append(
             Check(
                 f"{column}_not_null",
                 BLOCKING,
                 column,
-                f"{column} is required.",
-                _not_null(column),
+                f"{column} is required (unless the agency's mapping declares it not_recorded).",
+                _not_null(column) if required else _not_null(column, (f"_records_{column}", True)),
             )
         )
     for column, domain in {**code_domains("stops"), **DERIVED_DOMAINS}.items():

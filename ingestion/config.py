@@ -92,6 +92,7 @@ class Mapping:
     empty_as: dict[str, str] = field(default_factory=dict)
     null_values: list[str] = field(default_factory=list)
     only_when: dict[str, str] = field(default_factory=dict)
+    not_recorded: list[str] = field(default_factory=list)
     excel: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
@@ -308,7 +309,15 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
     if not all(isinstance(v, str | int) for v in null_values):
         raise doc.error(("null_values",), "must list strings such as 'NULL' or '-'")
 
-    provided = set(columns) | set(any_of) | set(constants)
+    not_recorded = doc.get("not_recorded", kind=list) or []
+    for name in not_recorded:
+        # A field the export does not carry at all (Seattle's Terry stops record no search): it
+        # stays null, its rates are not computed, and its not-null checks skip this agency.
+        if name not in spec.fields:
+            raise doc.error(("not_recorded",), f"{name!r} is not a canonical field of {dataset}")
+        if name in columns or name in any_of or name in constants:
+            raise doc.error(("not_recorded",), f"{name!r} is also mapped")
+    provided = set(columns) | set(any_of) | set(constants) | set(not_recorded)
     for name, fspec in spec.fields.items():
         if (
             fspec.required
@@ -373,6 +382,7 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
         empty_as=empty_as,
         null_values=[str(v).strip().upper() for v in null_values],
         only_when=only_when,
+        not_recorded=[str(n) for n in not_recorded],
         excel=doc.get("excel", kind=dict) or {},
         path=path,
     )

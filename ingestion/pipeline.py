@@ -322,7 +322,7 @@ def value_map_entries(mapping: config.Mapping, fspec: config.FieldSpec) -> dict[
 
 def config_tables(datasets: Iterable[str]) -> dict[str, pa.Table]:
     """Agencies, population and value maps as tables, rebuilt from YAML on every run."""
-    agencies, population, value_maps = [], [], []
+    agencies, population, value_maps, not_recorded = [], [], [], []
     for agency_id in config.agency_ids():
         agency = config.load_agency(agency_id)
         agencies.append(
@@ -351,6 +351,10 @@ def config_tables(datasets: Iterable[str]) -> dict[str, pa.Table]:
     for dataset, agency_id in [(d, a) for d in datasets for a in config.onboarded(d)]:
         spec = config.dataset_spec(dataset)
         mapping = config.load_mapping(agency_id, dataset)
+        not_recorded += [
+            {"agency_id": agency_id, "dataset": dataset, "field": name}
+            for name in mapping.not_recorded
+        ]
         for name, fspec in spec.fields.items():
             if fspec.type not in ("code", "boolean"):
                 continue
@@ -390,6 +394,12 @@ def config_tables(datasets: Iterable[str]) -> dict[str, pa.Table]:
                     ("subject_race", pa.string()),
                     ("population", pa.int64()),
                 ]
+            ),
+        ),
+        "not_recorded": pa.Table.from_pylist(
+            not_recorded,
+            schema=pa.schema(
+                [("agency_id", pa.string()), ("dataset", pa.string()), ("field", pa.string())]
             ),
         ),
         "value_maps": pa.Table.from_pylist(

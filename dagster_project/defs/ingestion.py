@@ -7,7 +7,15 @@ from dagster_project import warehouse
 from ingestion import settings
 from ingestion.pipeline import IngestResult, ingest
 
-RAW_TABLES = (*settings.DATASETS, "rejects", "files", "value_maps", "agencies", "population")
+RAW_TABLES = (
+    *settings.DATASETS,
+    "rejects",
+    "files",
+    "value_maps",
+    "not_recorded",
+    "agencies",
+    "population",
+)
 FILES_KEY = dg.AssetKey(["raw", "files"])
 
 

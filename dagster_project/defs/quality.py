@@ -40,7 +40,10 @@ def gx_stops_suite(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResul
     with warehouse.connect(read_only=True) as con:
         frame = con.execute(LATEST_BATCH_SQL).df()
     first_years = {a: config.load_agency(a).first_year for a in config.agency_ids()}
-    result = validate_stops(frame, agency_first_years=first_years)
+    not_recorded = {
+        a: set(config.load_mapping(a, "stops").not_recorded) for a in config.onboarded("stops")
+    }
+    result = validate_stops(frame, agency_first_years=first_years, not_recorded=not_recorded)
     warehouse.record_checks(
         context.op_execution_context.run_id,
         [

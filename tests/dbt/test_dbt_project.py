@@ -117,6 +117,7 @@ def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
+    con.execute("create table raw.not_recorded (agency_id varchar, dataset varchar, field varchar)")
     con.execute(
         """
         create table raw.agencies (
