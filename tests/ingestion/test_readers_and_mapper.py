@@ -228,3 +228,29 @@ def test_flag_sets_constants_empty_defaults_null_values_and_gzip(tmp_path):
         c for (c,) in parsed.con.execute("select name from pragma_table_info('mapped')").fetchall()
     ]
     assert "src_weapon" not in columns  # flag columns feed the field, not a passthrough copy
+
+
+def test_not_recorded_fields_satisfy_the_contract_and_stay_empty(tmp_path):
+    write_agency(
+        tmp_path / "agencies",
+        """\
+        dataset: stops
+        format: csv
+        columns: {source_record_id: id, stop_date: date, subject_race: race}
+        not_recorded: [search_conducted]
+        """,
+    )
+    mapping = config.load_mapping("test_pd", "stops", root=tmp_path / "agencies")
+    assert mapping.not_recorded == ["search_conducted"]
+    path = tmp_path / "a.csv"
+    path.write_text("id,date,race\n1,2023-01-02,W\n")
+    parsed = read_csv(path)
+    mapped = map_file(parsed, mapping, config.dataset_spec("stops"), lineage=LINEAGE, salt="s")
+    assert mapped.rows_accepted == 1
+    assert parsed.con.execute("select search_conducted from mapped").fetchone() == (None,)
+    # without the declaration, the unmapped required field is a configuration error
+    (tmp_path / "agencies" / "test_pd" / "stops.yml").write_text(
+        "dataset: stops\nformat: csv\ncolumns: {source_record_id: id, stop_date: date, subject_race: race}\n"
+    )
+    with pytest.raises(config.ConfigError, match="required field 'search_conducted' is not mapped"):
+        config.load_mapping("test_pd", "stops", root=tmp_path / "agencies")
