@@ -271,3 +271,28 @@ def test_arrests_pass_the_gate_and_are_published(scenario):
     assert "gx_arrests_suite.arrest_person_id_unique" in names
     assert any(name.startswith("relationships_fct_arrests_stop_id") for name in names)
     assert all(passed for _, passed in checks)
+
+
+def test_quality_report_is_published_without_raw_rows(scenario):
+    data = scenario["release1"] / "data"
+    import csv
+
+    with (data / "mart_quality_rejects.csv").open() as handle:
+        rejects = list(csv.DictReader(handle))
+    malformed = sum(
+        len(f["malformed"])
+        for agency in scenario["manifest"]["agencies"].values()
+        for f in agency["files"]
+        if not f["resend_of"]
+    )
+    assert sum(int(r["rejected_rows"]) for r in rejects) >= malformed > 0
+    assert "raw_text" not in rejects[0]
+    with (data / "mart_quality_files.csv").open() as handle:
+        files = list(csv.DictReader(handle))
+    assert {f["status"] for f in files} == {"loaded", "duplicate"}
+    for f in files:
+        assert (
+            int(f["rows_raw"])
+            == int(f["rows_accepted"]) + int(f["rows_rejected"]) + int(f["rows_quarantined"])
+            or f["status"] == "duplicate"
+        )

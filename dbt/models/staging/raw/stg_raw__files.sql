@@ -19,12 +19,14 @@ final as (
         cast(source_file as varchar) as source_file,
         cast(status as varchar) as status,
         cast(reason as varchar) as reason,
+        cast(notes as varchar) as notes,
 
         -- measures
         cast(file_bytes as bigint) as file_bytes,
         cast(rows_raw as bigint) as rows_raw,
         cast(rows_accepted as bigint) as rows_accepted,
         cast(rows_rejected as bigint) as rows_rejected,
+        cast(rows_quarantined as bigint) as rows_quarantined,
 
         -- timestamps
         cast(loaded_at as timestamp with time zone) as loaded_at

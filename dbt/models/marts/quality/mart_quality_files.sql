@@ -1,0 +1,44 @@
+{#-
+    The file ledger as published: every delivered file's latest outcome (loaded, quarantined,
+    duplicate) and its row reconciliation, so readers see what was received and what was not.
+-#}
+
+with
+
+files as (
+
+    select * from {{ ref('stg_raw__files') }}
+
+),
+
+latest as (
+
+    select *
+    from files
+    qualify row_number() over (
+        partition by agency_id, dataset, source_file, file_hash order by loaded_at desc
+    ) = 1
+
+),
+
+final as (
+
+    select
+        agency_id,
+        dataset,
+        source_file,
+        file_hash,
+        status,
+        reason,
+        notes,
+        rows_raw,
+        rows_accepted,
+        rows_rejected,
+        rows_quarantined,
+        loaded_at
+
+    from latest
+
+)
+
+select * from final
