@@ -12,7 +12,7 @@ export RUNTIME__DLTHUB_TELEMETRY := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install demo run status test lint format ui clean
+.PHONY: install demo run status test lint format ui clean bench
 .DEFAULT_GOAL := demo
 
 $(UV):
@@ -52,3 +52,7 @@ ui: install  ## the Dagster UI on http://127.0.0.1:3000
 
 clean:  ## remove everything a run wrote (keeps the virtualenv)
 	rm -rf data dbt/target dbt/logs
+
+ROWS ?= 10000000
+bench: install  ## DuckDB alone vs Lantern's nightly run on the same files (bench/results.json)
+	$(BIN)/python bench/run.py --rows $(ROWS)
