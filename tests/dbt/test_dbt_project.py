@@ -22,6 +22,8 @@ import duckdb
 import pytest
 import yaml
 
+from ingestion.pipeline import FILES_SCHEMA
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
 CANONICAL_STOPS = PROJECT_ROOT / "ingestion" / "canonical" / "stops.yml"
@@ -100,15 +102,10 @@ def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
-    con.execute(
-        """
-        create table raw.files (
-            agency_id varchar, dataset varchar, source_file varchar, file_hash varchar,
-            file_bytes bigint, status varchar, reason varchar, rows_raw bigint,
-            rows_accepted bigint, rows_rejected bigint, loaded_at timestamptz, load_id varchar
-        )
-        """
-    )
+    # raw.files exactly as the dlt pipeline writes it, so this test cannot drift from ingestion.
+    con.register("_files_schema", FILES_SCHEMA.empty_table())
+    con.execute("create table raw.files as select * from _files_schema")
+    con.unregister("_files_schema")
     con.execute(
         """
         create table raw.value_maps (
