@@ -8,7 +8,8 @@ can fix a mapping without reading Python.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,9 @@ from ingestion import settings
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 FORMATS = ("csv", "excel", "jsonl", "parquet")
-FIELD_TYPES = ("string", "integer", "date", "time", "datetime", "code", "boolean")
+FIELD_TYPES = ("string", "integer", "date", "time", "datetime", "code", "boolean", "list")
+# Elements of a `list` field in its raw column (Dallas TYPE_OF_FORCE_USED1..10 -> "a|b|c").
+LIST_SEPARATOR = "|"
 TREATMENTS = ("drop", "hash")
 BOOLEAN_SPELLINGS = {
     "true": "true", "t": "true", "yes": "true", "y": "true", "1": "true",
@@ -83,18 +86,37 @@ class Mapping:
     file_pattern: str
     encoding: str
     columns: dict[str, str]
-    formats: dict[str, str]
+    formats: dict[str, str | list[str]]
     values: dict[str, dict[str, str]]
     personal_data: dict[str, str]
     csv: dict[str, str] = field(default_factory=dict)
     any_of: dict[str, list[str]] = field(default_factory=dict)
+    # list fields: the source columns each holding one element (Dallas TYPE_OF_FORCE_USED1..10)
+    list_of: dict[str, list[str]] = field(default_factory=dict)
+    # integer fields: 1-based order of the row among the file's rows with the same value of a
+    # source column (a record id repeated on several rows that the export does not number)
+    sequence_within: dict[str, str] = field(default_factory=dict)
+    # source column -> further cell texts meaning "empty" in that column only (Dallas SUBJECT_ID 0)
+    column_null_values: dict[str, list[str]] = field(default_factory=dict)
     constants: dict[str, str] = field(default_factory=dict)
     empty_as: dict[str, str] = field(default_factory=dict)
     null_values: list[str] = field(default_factory=list)
     only_when: dict[str, str] = field(default_factory=dict)
     not_recorded: list[str] = field(default_factory=list)
     excel: dict[str, Any] = field(default_factory=dict)
+    one_of: dict[str, list[str]] = field(default_factory=dict)
     path: Path | None = None
+
+    def for_columns(self, present: Iterable[str]) -> Mapping:
+        """This mapping with each `one_of` field read from the first of its names the file has
+        (the first name when it has none, so the missing column is reported under it)."""
+        if not self.one_of:
+            return self
+        present = set(present)
+        columns = dict(self.columns)
+        for name, sources in self.one_of.items():
+            columns[name] = next((s for s in sources if s in present), sources[0])
+        return replace(self, columns=columns)
 
 
 class _Located:
@@ -246,6 +268,9 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
     raw_columns = doc.get("columns", kind=dict, required=True)
     columns: dict[str, str] = {}
     any_of: dict[str, list[str]] = {}
+    one_of: dict[str, list[str]] = {}
+    list_of: dict[str, list[str]] = {}
+    sequence_within: dict[str, str] = {}
     for canonical, source in raw_columns.items():
         if canonical not in spec.fields:
             raise doc.error(("columns", canonical), f"unknown canonical field of {dataset}")
@@ -262,11 +287,48 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
             ):
                 raise doc.error(("columns", canonical, "any_of"), "must list source columns")
             any_of[canonical] = names
+        elif isinstance(source, dict) and set(source) == {"one_of"}:
+            # A column the agency's exports have named differently over time (St. Louis MPD's
+            # IncidentDate was IncidentDate1 in one month): read from whichever the file has.
+            names = source["one_of"]
+            if (
+                not isinstance(names, list)
+                or not names
+                or not all(isinstance(n, str | int) for n in names)
+            ):
+                raise doc.error(("columns", canonical, "one_of"), "must list source columns")
+            one_of[canonical] = [str(n) for n in names]
+            columns[canonical] = one_of[canonical][0]
+        elif isinstance(source, dict) and set(source) == {"list_of"}:
+            # Several columns each holding one element of a list (Dallas TYPE_OF_FORCE_USED1..10):
+            # raw keeps the non-empty elements in column order, joined with LIST_SEPARATOR.
+            if spec.fields[canonical].type != "list":
+                raise doc.error(("columns", canonical), "list_of applies to list fields")
+            names = source["list_of"]
+            if (
+                not isinstance(names, list)
+                or not names
+                or not all(isinstance(n, str | int) for n in names)
+            ):
+                raise doc.error(("columns", canonical, "list_of"), "must list source columns")
+            list_of[canonical] = [str(n) for n in names]
+        elif isinstance(source, dict) and set(source) == {"sequence_within"}:
+            # Dallas repeats one report number on the rows of several unidentified subjects and
+            # numbers none of them: the row's order among its file's rows with the same value.
+            if spec.fields[canonical].type != "integer":
+                raise doc.error(("columns", canonical), "sequence_within applies to integer fields")
+            within = source["sequence_within"]
+            if not isinstance(within, str | int):
+                raise doc.error(
+                    ("columns", canonical, "sequence_within"), "must name one source column"
+                )
+            sequence_within[canonical] = str(within)
         elif isinstance(source, str | int):
             columns[canonical] = str(source)
         else:
             raise doc.error(
-                ("columns", canonical), "must name one source column or {any_of: [...]}"
+                ("columns", canonical),
+                "must name one source column, {any_of: [...]} or {one_of: [...]}",
             )
 
     constants = {}
@@ -274,7 +336,7 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
         fspec = spec.fields.get(name)
         if fspec is None:
             raise doc.error(("constants", name), f"unknown canonical field of {dataset}")
-        if name in columns or name in any_of:
+        if name in columns or name in any_of or name in list_of or name in sequence_within:
             raise doc.error(("constants", name), "is also mapped in columns")
         if value is None:
             raise doc.error(("constants", name), "a constant needs a value")
@@ -305,6 +367,12 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
         if str(condition) not in raw_columns:
             raise doc.error(("only_when", name), f"{condition!r} is not mapped in columns")
         only_when[name] = str(condition)
+    column_null_values: dict[str, list[str]] = {}
+    for source, texts in (doc.get("column_null_values", kind=dict) or {}).items():
+        # "0" means "no id" in Dallas's SUBJECT_ID, but is a real count in NUMBER_EC_CYCLES.
+        if not isinstance(texts, list) or not all(isinstance(v, str | int) for v in texts):
+            raise doc.error(("column_null_values", str(source)), "must list strings such as '0'")
+        column_null_values[str(source)] = [str(v).strip().upper() for v in texts]
     null_values = doc.get("null_values", kind=list) or []
     if not all(isinstance(v, str | int) for v in null_values):
         raise doc.error(("null_values",), "must list strings such as 'NULL' or '-'")
@@ -315,9 +383,16 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
         # stays null, its rates are not computed, and its not-null checks skip this agency.
         if name not in spec.fields:
             raise doc.error(("not_recorded",), f"{name!r} is not a canonical field of {dataset}")
-        if name in columns or name in any_of or name in constants:
+        if name in columns or name in any_of or name in list_of or name in constants:
             raise doc.error(("not_recorded",), f"{name!r} is also mapped")
-    provided = set(columns) | set(any_of) | set(constants) | set(not_recorded)
+    provided = (
+        set(columns)
+        | set(any_of)
+        | set(list_of)
+        | set(sequence_within)
+        | set(constants)
+        | set(not_recorded)
+    )
     for name, fspec in spec.fields.items():
         if (
             fspec.required
@@ -330,17 +405,19 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
     for name, fmt_text in formats.items():
         if name not in spec.fields or spec.fields[name].type not in ("date", "time", "datetime"):
             raise doc.error(("formats", name), "formats apply to date, time and datetime fields")
-        if not isinstance(fmt_text, str) or "%" not in fmt_text:
+        # A list is tried in order: Dallas writes "09/03/2016" and "3/22/16" in one column.
+        texts = fmt_text if isinstance(fmt_text, list) and fmt_text else [fmt_text]
+        if not all(isinstance(f, str) and "%" in f for f in texts):
             raise doc.error(("formats", name), "must be a strptime format such as '%m/%d/%Y'")
 
     values: dict[str, dict[str, str]] = {}
     for name, mapping in (doc.get("values", kind=dict) or {}).items():
         fspec = spec.fields.get(name)
-        if fspec is None or fspec.type not in ("code", "boolean"):
-            raise doc.error(("values", name), "value maps apply to code and boolean fields")
+        if fspec is None or fspec.type not in ("code", "boolean", "list"):
+            raise doc.error(("values", name), "value maps apply to code, boolean and list fields")
         if not isinstance(mapping, dict):
             raise doc.error(("values", name), "must map source codes to canonical values")
-        allowed = fspec.domain if fspec.type == "code" else ("true", "false")
+        allowed = fspec.domain if fspec.type in ("code", "list") else ("true", "false")
         values[name] = {}
         for source, target in mapping.items():
             target = _canonical_text(target)
@@ -373,17 +450,23 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
         file_pattern=pattern,
         encoding=encoding,
         columns=columns,
-        formats={k: str(v) for k, v in formats.items()},
+        formats={
+            k: [str(f) for f in v] if isinstance(v, list) else str(v) for k, v in formats.items()
+        },
         values=values,
         personal_data=personal,
         csv=doc.get("csv", kind=dict) or {},
         any_of=any_of,
+        list_of=list_of,
+        sequence_within=sequence_within,
+        column_null_values=column_null_values,
         constants=constants,
         empty_as=empty_as,
         null_values=[str(v).strip().upper() for v in null_values],
         only_when=only_when,
         not_recorded=[str(n) for n in not_recorded],
         excel=doc.get("excel", kind=dict) or {},
+        one_of=one_of,
         path=path,
     )
 

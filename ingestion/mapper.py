@@ -14,7 +14,7 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from ingestion.config import BOOLEAN_SPELLINGS, DatasetSpec, Mapping
+from ingestion.config import BOOLEAN_SPELLINGS, LIST_SEPARATOR, DatasetSpec, Mapping
 from ingestion.readers import ParsedFile, Reject
 
 BATCH_ROWS = 250_000
@@ -66,6 +66,7 @@ def map_file(
     salt: str,
 ) -> MappedFile:
     """Build table `mapped` (raw columns + lineage + _reject_reason) from table `src`."""
+    mapping = mapping.for_columns(parsed.columns)
     params = _Params()
     present = set(parsed.columns)
     missing_required = []
@@ -75,10 +76,15 @@ def map_file(
     produced: set[str] = set()
 
     null_values = params.add(mapping.null_values or [""])
+    column_nulls = {
+        source: params.add([*mapping.null_values, *texts])
+        for source, texts in mapping.column_null_values.items()
+    }
 
     def value(source: str) -> str:
         trimmed = f"trim({quote_ident(source)})"
-        return f"(case when upper({trimmed}) in (select unnest({null_values}::varchar[])) then null else nullif({trimmed}, '') end)"
+        nulls = column_nulls.get(source, null_values)
+        return f"(case when upper({trimmed}) in (select unnest({nulls}::varchar[])) then null else nullif({trimmed}, '') end)"
 
     def describe(field_name: str, source: str) -> str:
         return f"column '{source}' ({field_name})"
@@ -113,6 +119,28 @@ def map_file(
         selects.append(f"{expr} as {quote_ident(name)}")
         produced.add(name)
 
+    for name, sources in mapping.list_of.items():
+        absent = [s for s in sources if s not in present]
+        if absent and len(absent) == len(sources) and spec.fields[name].required:
+            missing_required.extend((name, s) for s in absent)
+            continue
+        if absent:
+            notes.append(f"list column(s) {', '.join(absent)} of {name} absent from the file")
+        elements = ", ".join(value(s) for s in sources if s in present) or "null"
+        # concat_ws skips nulls: the non-empty elements in column order, null when there are none
+        expr = f"nullif(concat_ws({params.add(LIST_SEPARATOR)}, {elements}), '')"
+        selects.append(f"{expr} as {quote_ident(name)}")
+        produced.add(name)
+    for name, within in mapping.sequence_within.items():
+        if within not in present:
+            missing_required.append((name, within))
+            continue
+        selects.append(
+            f"(row_number() over (partition by {value(within)} order by _source_row))::varchar"
+            f" as {quote_ident(name)}"
+        )
+        produced.add(name)
+
     for name, fspec in spec.fields.items():
         source = mapping.columns.get(name)
         if source is None:
@@ -129,12 +157,14 @@ def map_file(
         label = params.add(describe(name, source))
         if fspec.type in ("date", "time", "datetime"):
             fmt = mapping.formats.get(name)
+            fmts = [fmt] if isinstance(fmt, str) else list(fmt or [])
             parsed_expr = f"try_cast({v} as timestamp)"
             if fspec.type == "time":
                 parsed_expr = f"(date '2000-01-01' + try_cast({v} as time))"
-            if fmt:
-                parsed_expr = f"coalesce(try_strptime({v}, {params.add(fmt)}), {parsed_expr})"
-            expected = params.add(f" (expected {fmt or 'ISO 8601'})")
+            if fmts:
+                tries = ", ".join(f"try_strptime({v}, {params.add(f)})" for f in fmts)
+                parsed_expr = f"coalesce({tries}, {parsed_expr})"
+            expected = params.add(f" (expected {' or '.join(fmts) or 'ISO 8601'})")
             bad = f"({v} is not null and {parsed_expr} is null)"
             targets = (
                 _datetime_targets(name, spec, mapping)
@@ -201,7 +231,9 @@ def map_file(
             selects.append(f"null::varchar as {quote_ident(column)}")
 
     mapped_sources = set(mapping.columns.values()) | {
-        source for sources in mapping.any_of.values() for source in sources
+        source
+        for sources in (*mapping.any_of.values(), *mapping.list_of.values())
+        for source in sources
     }
     for source in parsed.columns:
         if source in mapped_sources:

@@ -356,7 +356,7 @@ def config_tables(datasets: Iterable[str]) -> dict[str, pa.Table]:
             for name in mapping.not_recorded
         ]
         for name, fspec in spec.fields.items():
-            if fspec.type not in ("code", "boolean"):
+            if fspec.type not in ("code", "boolean", "list"):  # list: maps apply per element
                 continue
             for source_value, canonical in sorted(value_map_entries(mapping, fspec).items()):
                 value_maps.append(

@@ -11,7 +11,7 @@ CANONICAL_DIR = PROJECT_ROOT / "ingestion" / "canonical"
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
 
 # Datasets Lantern knows; each has ingestion/canonical/<dataset>.yml.
-DATASETS = ("stops", "arrests")
+DATASETS = ("stops", "arrests", "incidents", "use_of_force")
 
 
 def data_dir() -> Path:

@@ -69,9 +69,10 @@ def validate_file(agency_id: str, path: Path, mapping: config.Mapping) -> FileRe
         report.loadable, report.error = False, str(exc)
         return report
     try:
+        mapping = mapping.for_columns(parsed.columns)  # a `one_of` field: the name this file has
         report.rows_raw = parsed.rows_raw
         expected = set(mapping.columns.values()) | {
-            s for sources in mapping.any_of.values() for s in sources
+            s for sources in (*mapping.any_of.values(), *mapping.list_of.values()) for s in sources
         }
         present = set(parsed.columns)
         for name, source in sorted(mapping.columns.items()):
