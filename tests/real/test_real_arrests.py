@@ -51,12 +51,6 @@ def csv_records() -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def current_versions(records: list[dict[str, str]]) -> list[dict[str, str]]:
-    """The row of each PRIMARY_KEY that the warehouse keeps: the export has no arrestee number,
-    so a repeated key is one record sent several times and its last row wins."""
-    return list({r["PRIMARY_KEY"]: r for r in records}.values())
-
-
 def query(warehouse: Path, sql: str, params=None) -> list[tuple]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
@@ -153,9 +147,10 @@ def test_every_delivered_row_maps_to_the_expected_race_and_sex(run):
 
 
 def test_fct_arrests_race_and_sex_counts_equal_the_csv(run):
-    kept = current_versions(csv_records())
+    # Rows sharing a PRIMARY_KEY are numbered (sequence_within), so every row is an arrestee.
+    kept = csv_records()
     wh = run["warehouse"]
-    assert sum(counts(wh, "marts.fct_arrests", "subject_race").values()) == len(kept) == 7_108
+    assert sum(counts(wh, "marts.fct_arrests", "subject_race").values()) == len(kept) == 7_747
     assert counts(wh, "marts.fct_arrests", "subject_race") == dict(
         Counter(RACE[r["APD_RACE_DESC"]] for r in kept)
     )
@@ -171,12 +166,6 @@ def test_fct_arrests_race_and_sex_counts_equal_the_csv(run):
     assert unknown_race == sum(1 for r in kept if r["APD_RACE_DESC"] in ("", "UNKNOWN"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="contract gap: the export repeats PRIMARY_KEY for several arrestees without an "
-    "arrestee number, and a mapping cannot number the rows of one record id, so 639 rows "
-    "collapse into their key's last row",
-)
 def test_every_arrestee_reaches_fct_arrests(run):
     (rows,) = query(
         run["warehouse"], "select count(*) from marts.fct_arrests where agency_id = ?", [AGENCY]
