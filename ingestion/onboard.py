@@ -140,8 +140,15 @@ def propose_code(field: str, value: str, spec: config.FieldSpec) -> str | None:
         for word, canonical in RACE_WORDS:  # hispanic first: "WHITE HISPANIC" is hispanic
             if word in low:
                 return canonical
-    for canonical in spec.domain:
+    snake_value = re.sub(r"[^a-z0-9]+", "_", low).strip("_")  # "Level 1 - Use of Force"
+    tokens = snake_value.split("_")
+    for canonical in spec.domain:  # a one-word code named inside the text: "Level 3 - OIS"
+        if "_" not in canonical and canonical in tokens and canonical != "unknown":
+            return canonical
+    for canonical in sorted(spec.domain, key=len, reverse=True):
         if low.startswith(canonical) or canonical.startswith(low) and len(low) >= 3:
+            return canonical
+        if snake_value == canonical or snake_value.startswith(canonical + "_"):
             return canonical
     if low in ("-", "", "n/a", "null", "none"):
         return "unknown" if "unknown" in spec.domain else None
@@ -250,7 +257,9 @@ def _render(agency_id, sample, dataset, spec, fmt, encoding, columns, rows, con)
         if field in chosen:
             column, score = chosen[field]
             out.append(f"  {field}: {_q(column)}  # REVIEW: matched by name (score {score:.2f})")
-        elif fspec.required:
+        elif fspec.required and not config._covered_by_datetime(
+            field, {f: c for f, (c, _) in chosen.items()}, spec
+        ):
             out.append(
                 f"  # {field}: ???  # REQUIRED: no column found; map one or declare a constant"
             )

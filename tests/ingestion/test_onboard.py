@@ -71,3 +71,24 @@ def test_reviewed_draft_loads_as_a_mapping(tmp_path):
     (agencies / "stops.yml").write_text((tmp_path / "draft.yml").read_text())
     mapping = config.load_mapping("new_agency", "stops", root=tmp_path / "agencies")
     assert mapping.columns["subject_race"] == "SUSPECT_RACE_DESCRIPTION"
+
+
+def test_seattle_use_of_force_as_a_new_agency(tmp_path):
+    mapping = draft(tmp_path, REAL / "seattle-use-of-force" / "Use_Of_Force.csv", "use_of_force")
+    for field, column in {
+        "source_record_id": "ID",
+        "incident_record_id": "Incident_Num",
+        "incident_datetime": "Occured_date_time",
+        "force_level": "Incident_Type",
+        "subject_race": "Subject_Race",
+        "subject_sex": "Subject_Gender",
+        "officer_id": "Officer_ID",
+        "subject_id": "Subject_ID",
+    }.items():
+        assert mapping["columns"].get(field) == column, field
+    assert mapping["formats"]["incident_datetime"] == "%m/%d/%Y %I:%M:%S %p"
+    levels = mapping["values"]["force_level"]
+    assert levels["Level 1 - Use of Force"] == "level_1"
+    assert levels["Level 3 - OIS"] == "ois"
+    assert mapping["values"]["subject_race"]["Black or African American"] == "black"
+    assert mapping["personal_data"] == {"Officer_ID": "hash", "Subject_ID": "hash"}
