@@ -11,7 +11,15 @@ CANONICAL_DIR = PROJECT_ROOT / "ingestion" / "canonical"
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
 
 # Datasets Lantern knows; each has ingestion/canonical/<dataset>.yml.
-DATASETS = ("stops", "arrests", "incidents", "use_of_force")
+DATASETS = (
+    "stops",
+    "arrests",
+    "incidents",
+    "use_of_force",
+    "complaints",
+    "allegations",
+    "complainants",
+)
 
 
 def data_dir() -> Path:
