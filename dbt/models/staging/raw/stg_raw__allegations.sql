@@ -31,13 +31,7 @@ mapped as (
 
     from source_rows
 
-    {%- for field in value_fields %}
-
-    left join value_maps as map_{{ field }}
-        on source_rows._agency_id = map_{{ field }}.agency_id
-        and map_{{ field }}.field_name = '{{ field }}'
-        and lower(trim(source_rows.{{ field }})) = map_{{ field }}.source_value
-    {%- endfor %}
+    {{ value_map_joins('source_rows', value_fields) }}
 
 ),
 

@@ -85,13 +85,7 @@ mapped as (
     left join mapping_hashes
         on arrests._agency_id = mapping_hashes.agency_id
 
-    {%- for field in value_fields %}
-
-    left join value_maps as map_{{ field }}
-        on arrests._agency_id = map_{{ field }}.agency_id
-        and map_{{ field }}.field_name = '{{ field }}'
-        and lower(trim(arrests.{{ field }})) = map_{{ field }}.source_value
-    {%- endfor %}
+    {{ value_map_joins('arrests', value_fields) }}
 
 ),
 

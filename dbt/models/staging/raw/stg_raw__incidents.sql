@@ -43,13 +43,7 @@ mapped as (
     left join agencies
         on incidents._agency_id = agencies.agency_id
 
-    {%- for field in value_fields %}
-
-    left join value_maps as map_{{ field }}
-        on incidents._agency_id = map_{{ field }}.agency_id
-        and map_{{ field }}.field_name = '{{ field }}'
-        and lower(trim(incidents.{{ field }})) = map_{{ field }}.source_value
-    {%- endfor %}
+    {{ value_map_joins('incidents', value_fields) }}
 
 ),
 

@@ -88,13 +88,7 @@ mapped as (
             + {{ dbt.safe_cast('stops.stop_time', 'time') }}
         ) = utc_hour_starts.local_hour
 
-    {%- for field in value_fields %}
-
-    left join value_maps as map_{{ field }}
-        on stops._agency_id = map_{{ field }}.agency_id
-        and map_{{ field }}.field_name = '{{ field }}'
-        and lower(trim(stops.{{ field }})) = map_{{ field }}.source_value
-    {%- endfor %}
+    {{ value_map_joins('stops', value_fields) }}
 
 ),
 
