@@ -27,3 +27,21 @@
             * exp({{ '-' if bound == 'lower' else '' }}{{ z }} * sqrt({{ variance }}))
     end
 {%- endmacro %}
+
+{#-
+    Ratio of two Poisson rates, (a / n1) / (b / n2) with the exposures n1 and n2 taken as fixed
+    (residents, arrests, stops), and its 95% interval on the log scale:
+    exp(ln(ratio) -/+ z * sqrt(1/a + 1/b)). Unlike the binomial (Katz) form it holds when a
+    exceeds n1 (more force reports than arrests in a small group, more stops than residents).
+    Null when a or b is 0. poisson_ratio_interval('40', '1000', '20', '1000', 'lower') -> 1.1693.
+-#}
+{% macro poisson_ratio_interval(a, n1, b, n2, bound, z=1.959963984540054) -%}
+    {%- if bound not in ('lower', 'upper') -%}
+        {{ exceptions.raise_compiler_error("poisson_ratio_interval: bound must be 'lower' or 'upper', got " ~ bound) }}
+    {%- endif -%}
+    case
+        when ({{ a }}) > 0 and ({{ b }}) > 0 and ({{ n1 }}) > 0 and ({{ n2 }}) > 0 then
+            {{ rate_ratio(a, n1, b, n2) }}
+            * exp({{ '-' if bound == 'lower' else '' }}{{ z }} * sqrt(1.0 / ({{ a }}) + 1.0 / ({{ b }})))
+    end
+{%- endmacro %}
