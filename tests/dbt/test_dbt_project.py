@@ -449,15 +449,19 @@ def test_stop_rates_from_population(warehouse: Warehouse) -> None:
     assert rows["black"][:5] == [200, 20000, 2023, pytest.approx(10.0), pytest.approx(5.0)]
     assert rows["black"][5:] == pytest.approx([4.112497, 6.079032], abs=1e-6)
     assert rows["hispanic"][:4] == [0, 10000, 2023, 0.0]  # residents, never stopped
-    # birch_pd stops of 2024 use its latest earlier population (2022); no hispanic row there
-    birch = dict(
-        warehouse.rows(
-            "select subject_race, stops_per_1000 from marts.mart_stop_rates"
+    # birch_pd stops of 2024 use its latest earlier population (2022); no hispanic row there.
+    # Its counts (3 white, 2 black, 1 hispanic, 1 unknown) are all below 10: suppressed.
+    birch = {
+        race: rest
+        for race, *rest in warehouse.rows(
+            "select subject_race, population, population_year, stops, stops_per_1000,"
+            " is_suppressed from marts.mart_stop_rates"
             " where agency_id = 'birch_pd' and stop_year = 2024"
         )
-    )
-    assert birch["white"] == pytest.approx(1000 * 3 / 50000)
-    assert birch["hispanic"] is None and birch["unknown"] is None
+    }
+    assert birch["white"] == [50000, 2022, None, None, True]
+    assert birch["hispanic"] == [None, None, None, None, True]
+    assert set(birch) == {"white", "black", "hispanic", "unknown"}
 
 
 def test_accepted_values_match_canonical_domains() -> None:

@@ -2,7 +2,9 @@
     Search rate (searches / stops) and hit rate (contraband found / searches; contraband without
     a search is not a hit, RIPA Board) by agency, year and perceived race, each with its ratio to
     the agency's reference group in the same year (METHODS.md 3, 4, 5). Rates are rounded to 6
-    decimals so published files and unit tests compare exactly.
+    decimals so published files and unit tests compare exactly. Every count from 1 to
+    small_numbers_threshold - 1 is suppressed with its complementary cell (suppress_small_counts,
+    over the races of one agency-year), and no rate or ratio is computed from a suppressed count.
 -#}
 {%- set threshold = var('small_numbers_threshold') | int -%}
 
@@ -39,6 +41,39 @@ counts as (
 
 ),
 
+{{ suppress_small_counts('counts', 'stops', [['agency_id', 'stop_year']], 'subject_race', name='stops_suppressed') }},
+
+{{ suppress_small_counts('stops_suppressed', 'stops_search_recorded', [['agency_id', 'stop_year']], 'subject_race', name='stops_search_recorded_suppressed') }},
+
+{{ suppress_small_counts('stops_search_recorded_suppressed', 'searches', [['agency_id', 'stop_year']], 'subject_race', name='searches_suppressed') }},
+
+{{ suppress_small_counts('searches_suppressed', 'searches_outcome_recorded', [['agency_id', 'stop_year']], 'subject_race', name='searches_outcome_recorded_suppressed') }},
+
+{{ suppress_small_counts('searches_outcome_recorded_suppressed', 'hits', [['agency_id', 'stop_year']], 'subject_race', name='hits_suppressed') }},
+
+published_counts as (
+
+    select
+        agency_id,
+        stop_year,
+        subject_race,
+        case when not stops_is_suppressed then stops end as stops,
+        case when not stops_search_recorded_is_suppressed then stops_search_recorded end as stops_search_recorded,
+        case when not searches_is_suppressed then searches end as searches,
+        case when not searches_outcome_recorded_is_suppressed then searches_outcome_recorded end as searches_outcome_recorded,
+        case when not hits_is_suppressed then hits end as hits,
+        stops as unsuppressed_stops,
+        searches as unsuppressed_searches,
+        stops_is_suppressed
+            or stops_search_recorded_is_suppressed
+            or searches_is_suppressed
+            or searches_outcome_recorded_is_suppressed
+            or hits_is_suppressed as is_suppressed
+
+    from hits_suppressed
+
+),
+
 compared as (
 
     select
@@ -50,12 +85,12 @@ compared as (
         reference_counts.searches_outcome_recorded as reference_searches_outcome_recorded,
         reference_counts.hits as reference_hits
 
-    from counts
+    from published_counts as counts
 
     inner join agencies
         on counts.agency_id = agencies.agency_id
 
-    left join counts as reference_counts
+    left join published_counts as reference_counts
         on counts.agency_id = reference_counts.agency_id
         and counts.stop_year = reference_counts.stop_year
         and agencies.reference_group = reference_counts.subject_race
@@ -103,13 +138,16 @@ final as (
         round(case when not is_reference_group then
             {{ log_ratio_interval('hits', 'searches_outcome_recorded', 'reference_hits', 'reference_searches_outcome_recorded', 'upper') }}
         end, 6) as hit_rate_ratio_upper,
-        stops < {{ threshold }} or searches < {{ threshold }} as is_small_numbers,
+        unsuppressed_stops < {{ threshold }} or unsuppressed_searches < {{ threshold }}
+            as is_small_numbers,
+        is_suppressed,
         'search_rate = searches / stops_search_recorded; hit_rate = hits / searches_outcome_recorded, a hit being contraband found'
         || ' in a search (outcome test, pooled over districts); 95% Wilson score intervals;'
         || ' *_ratio = rate / rate of the agency''s reference group in the same year, 95%'
         || ' interval exp(ln(ratio) -/+ 1.96 * sqrt(1/a - 1/n1 + 1/b - 1/n2)) (Katz log scale);'
-        || ' is_small_numbers when stops or searches < {{ threshold }}. Lantern METHODS.md 3-5,'
-        || ' 9.' as method
+        || ' is_small_numbers when stops or searches < {{ threshold }}; counts from 1 to'
+        || ' {{ threshold - 1 }} and their complementary cells suppressed (null). Lantern'
+        || ' METHODS.md 3-5, 9.' as method
 
     from compared
 

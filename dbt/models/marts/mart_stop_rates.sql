@@ -4,7 +4,9 @@
     or, because census estimates lag, of the latest earlier year the agency supplied (else its
     earliest later year); one population year per agency-year so groups are never compared on
     different years. Groups with residents but no stops are kept with 0 stops; groups without a
-    population row (e.g. unknown) are kept with null rates.
+    population row (e.g. unknown) are kept with null rates. Stop counts from 1 to
+    small_numbers_threshold - 1 are suppressed with their complementary cell (suppress_small_counts:
+    the races of one agency-year add up to a published total), and nothing is derived from them.
 -#}
 {%- set threshold = var('small_numbers_threshold') | int -%}
 
@@ -119,6 +121,24 @@ cells as (
 
 ),
 
+{{ suppress_small_counts('cells', 'stops', [['agency_id', 'stop_year']], 'subject_race', name='cells_suppressed') }},
+
+published_cells as (
+
+    select
+        agency_id,
+        stop_year,
+        subject_race,
+        case when not stops_is_suppressed then stops end as stops,
+        stops as unsuppressed_stops,
+        stops_is_suppressed as is_suppressed,
+        population,
+        population_year
+
+    from cells_suppressed
+
+),
+
 compared as (
 
     select
@@ -128,12 +148,12 @@ compared as (
         reference_cells.stops as reference_stops,
         reference_cells.population as reference_population
 
-    from cells
+    from published_cells as cells
 
     inner join agencies
         on cells.agency_id = agencies.agency_id
 
-    left join cells as reference_cells
+    left join published_cells as reference_cells
         on cells.agency_id = reference_cells.agency_id
         and cells.stop_year = reference_cells.stop_year
         and agencies.reference_group = reference_cells.subject_race
@@ -164,13 +184,16 @@ final as (
         round(case when not is_reference_group then
             {{ log_ratio_interval('stops', 'population', 'reference_stops', 'reference_population', 'upper') }}
         end, 6) as disparity_ratio_upper,
-        stops < {{ threshold }} or coalesce(population < {{ threshold }}, false) as is_small_numbers,
+        unsuppressed_stops < {{ threshold }} or coalesce(population < {{ threshold }}, false)
+            as is_small_numbers,
+        is_suppressed,
         'stops_per_1000 = 1000 * stops / population (residents of population_year: the stop year'
         || ' or the latest earlier year supplied); 95% Poisson interval on the stop count (Byar''s'
         || ' approximation) divided by population; disparity_ratio = stops_per_1000 / that of the'
         || ' agency''s reference group in the same year, 95% interval exp(ln(ratio) -/+ 1.96 *'
         || ' sqrt(1/a - 1/n1 + 1/b - 1/n2)) (log scale); is_small_numbers when stops or population'
-        || ' < {{ threshold }}. Lantern METHODS.md 1, 2, 9.' as method
+        || ' < {{ threshold }}; stops from 1 to {{ threshold - 1 }} and their complementary cell'
+        || ' suppressed (null). Lantern METHODS.md 1, 2, 9.' as method
 
     from compared
 
