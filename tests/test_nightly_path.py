@@ -296,3 +296,76 @@ def test_quality_report_is_published_without_raw_rows(scenario):
             == int(f["rows_accepted"]) + int(f["rows_rejected"]) + int(f["rows_quarantined"])
             or f["status"] == "duplicate"
         )
+
+
+# --- disparity and performance marts ------------------------------------------------------------
+
+ANALYTICS_MARTS = (
+    "mart_benchmark_rates", "mart_relative_rate_index", "mart_search_rates", "mart_hit_rates",
+    "mart_use_of_force_rates", "mart_complaint_outcomes", "mart_performance_measures",
+    "mart_decision_log",
+)  # fmt: skip
+
+
+def _measure(warehouse, mart, agency, measure, group="black"):
+    (row,) = query(
+        warehouse,
+        f"select ratio, ratio_lower, ratio_upper, is_disparity from marts.{mart}"
+        " where agency_id = ? and measure = ? and group_name = ? and unit = 'all'",
+        [agency, measure, group],
+    )
+    return row
+
+
+def test_demo_effects_come_back_out_of_the_analytics_marts(scenario):
+    effects = scenario["manifest"]["effects"]["alder_pd"]
+    search = effects["search_probability"]["black"] / effects["search_probability"]["white"]
+    hit = effects["hit_probability"]["black"] / effects["hit_probability"]["white"]
+    share = effects["share_by_race"]
+    # alder_pd's agency.yml: 105,000 white and 22,500 black residents
+    stops = (share["black"] / 22_500) / (share["white"] / 105_000)
+    # the search basis is drawn independently of race: each discretion split keeps the 1.8x
+    for mart, measure, truth in (
+        ("mart_benchmark_rates", "stops_per_1000_residents", stops),
+        ("mart_search_rates", "search_rate", search),
+        ("mart_search_rates", "search_rate_higher_discretion", search),
+        ("mart_search_rates", "search_rate_lower_discretion", search),
+        ("mart_relative_rate_index", "rri_search", search),
+        ("mart_hit_rates", "hit_rate", hit),
+        ("mart_hit_rates", "hit_rate_district_average", hit),
+    ):
+        ratio, lower, upper, flagged = _measure(scenario["warehouse"], mart, "alder_pd", measure)
+        assert lower <= truth <= upper, (measure, truth, ratio, lower, upper)
+        assert flagged, measure
+
+
+def test_agency_without_search_or_hit_disparity_flags_none(scenario):
+    flagged = query(
+        scenario["warehouse"],
+        """
+        select measure, group_name, ratio, ratio_lower, ratio_upper from marts.mart_search_rates
+        where agency_id = 'birch_so' and unit = 'all' and is_disparity
+        union all
+        select measure, group_name, ratio, ratio_lower, ratio_upper from marts.mart_hit_rates
+        where agency_id = 'birch_so' and unit = 'all' and is_disparity
+        """,
+    )
+    assert flagged == []
+
+
+def test_analytics_marts_are_published_without_small_counts(scenario):
+    import csv
+
+    release = scenario["release1"]
+    package = json.loads((release / "datapackage.json").read_text())
+    paths = {r["path"] for r in package["resources"]}
+    for mart in ANALYTICS_MARTS:
+        assert f"data/{mart}.csv" in paths, mart
+    for mart in ANALYTICS_MARTS[:6]:
+        with (release / "data" / f"{mart}.csv").open() as handle:
+            rows = list(csv.DictReader(handle))
+        for row in rows:
+            for column in ("numerator", "comparison_numerator"):
+                assert not (row[column] and 1 <= int(row[column]) <= 9), (mart, row)
+    with (release / "data" / "mart_search_rates.csv").open() as handle:
+        assert any(row["flag"] == "suppressed" for row in csv.DictReader(handle))
