@@ -378,6 +378,11 @@ def test_injected_disparities_come_back_within_their_intervals(warehouse: Wareho
         assert_recovered(row, true_ratio)
         # the ratio is the two published estimates' ratio
         assert row["ratio"] == pytest.approx(row["estimate"] / row["comparison_estimate"], rel=1e-4)
+    # OJJDP's "insufficient cases": 20 unknown people stopped is too small a base to test
+    unknown = warehouse.row("mart_relative_rate_index", "oak_pd", "rri_search", "unknown")
+    assert (unknown["numerator"], unknown["denominator"]) == (0, 20)
+    assert unknown["is_insufficient"] and unknown["flag"] == "insufficient_cases"
+    assert not unknown["is_disparity"]
     # hispanic residents are stopped at the white rate: no disparity
     hispanic = warehouse.row(
         "mart_benchmark_rates", "oak_pd", "stops_per_1000_residents", "hispanic"
