@@ -180,7 +180,7 @@ def prepare_sample(
                 group by 1 having count(stop_time) >= {settings.min_time_coverage} * count(*)
             ) m on date_trunc('month', v.stop_date) = m.month
             """,
-            "time recorded for at least 50% of a month's stops",
+            f"time recorded for at least {settings.min_time_coverage:.0%} of a month's stops",
             "months with poor time coverage are dropped whole (eligibility rule)",
         ),
         (

@@ -34,6 +34,11 @@ def analytics_fits(context: dg.AssetExecutionContext):
 
     with warehouse.connect() as con:
         rows = run_all(con)
+    if rows.get("unchanged"):
+        context.log.info("fct_stops and dim_agencies unchanged since the last fit: tables kept")
     for key in FIT_KEYS:
         context.log.info(f"{key.to_user_string()}: {rows[key.path[-1]]} rows")
-        yield dg.MaterializeResult(asset_key=key, metadata={"rows": rows[key.path[-1]]})
+        yield dg.MaterializeResult(
+            asset_key=key,
+            metadata={"rows": rows[key.path[-1]], "refitted": not rows.get("unchanged")},
+        )

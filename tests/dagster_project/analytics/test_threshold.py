@@ -20,13 +20,13 @@ CUTOFF = {"white": 2.4, "black": 1.9, "hispanic": 1.5}
 def synthetic_counts(seed: int, n_geos: int = 10) -> tuple[pd.DataFrame, dict[str, float]]:
     """Counts drawn from the model itself: phi and delta per race plus small county offsets (the
     priors' scale), a cutoff per cell around the race's, binomial searches and hits. Returns the
-    counts and the true race-level threshold (mean of the cells' probability thresholds)."""
+    counts and the true race-level threshold (stop-weighted mean of the cells' thresholds)."""
     rng = np.random.default_rng(seed)
     phi_r = {"white": -2.0, "black": -2.1, "hispanic": -2.2}
     delta_r = {"white": 0.6, "black": 0.65, "hispanic": 0.55}
     phi_d = np.r_[0.0, rng.normal(0, 0.1, n_geos - 1)]
     delta_d = np.r_[0.0, rng.normal(0, 0.1, n_geos - 1)]
-    rows, truth = [], {r: [] for r in RACES}
+    rows, cell_thresholds = [], []
     for d in range(n_geos):
         for race in RACES:
             logit_phi = phi_r[race] + phi_d[d]
@@ -39,9 +39,16 @@ def synthetic_counts(seed: int, n_geos: int = 10) -> tuple[pd.DataFrame, dict[st
             searches = int(rng.binomial(stops, p_search))
             hits = int(rng.binomial(searches, p_hit / p_search))
             rows.append((f"county {d}", race, stops, searches, hits, "ZZ"))
-            truth[race].append(expit(logit_phi + delta * t - delta**2 / 2))
+            cell_thresholds.append(expit(logit_phi + delta * t - delta**2 / 2))
     df = pd.DataFrame(rows, columns=list(threshold.COUNT_COLUMNS))
-    return df, {race: float(np.mean(v)) for race, v in truth.items()}
+    # The race-level truth: cell thresholds weighted by their county's stops (all races).
+    df["true"] = cell_thresholds
+    df["weight"] = df.groupby("location_variable")["num_stops"].transform("sum")
+    truth = {
+        race: float(np.average(g["true"], weights=g["weight"]))
+        for race, g in df.groupby("driver_race")
+    }
+    return df.drop(columns=["true", "weight"]), truth
 
 
 @pytest.fixture(scope="module")
