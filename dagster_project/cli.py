@@ -335,6 +335,16 @@ def main(argv: list[str] | None = None) -> int:
     p_onboard.add_argument("--dataset", required=True)
     p_onboard.add_argument("--out", type=Path, default=None, help="where to write the draft")
     sub.add_parser("prepare", help="parse the dbt project (done automatically when it changed)")
+    p_threshold = sub.add_parser(
+        "threshold-test", help="fit the threshold test per state to a counts file"
+    )
+    p_threshold.add_argument("counts", type=Path, help="CSV with the columns of fig4b")
+    p_threshold.add_argument("--out", type=Path, required=True, help="results CSV to write")
+    p_threshold.add_argument("--chains", type=int, default=2)
+    p_threshold.add_argument("--warmup", type=int, default=400)
+    p_threshold.add_argument("--draws", type=int, default=400)
+    p_threshold.add_argument("--processes", type=int, default=2)
+    p_threshold.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -369,6 +379,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"draft mapping written to {target}: review every line marked REVIEW, then run")
         print(f"  lantern validate {args.agency_id} {args.sample} --dataset {args.dataset}")
         return 0
+    if args.command == "threshold-test":
+        from dagster_project.analytics import threshold
+
+        fit = threshold.FitSettings(args.warmup, args.draws, args.chains, args.seed)
+        return threshold.run_cli(args.counts, args.out, fit, processes=args.processes)
     if args.command == "prepare":
         from dagster_project.defs.transform import prepare_manifest
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from dagster_project.analytics.nightly import public_tables
+from dagster_project.defs.analytics import analytics_fits
 from dagster_project.defs.automation import new_files_sensor, nightly_job, nightly_schedule
 from dagster_project.defs.ingestion import raw_ingest
 from dagster_project.defs.publication import build_publish_asset
@@ -17,7 +19,12 @@ def defs() -> dg.Definitions:
     settings.quiet_telemetry()
     dbt_assets = build_dbt_assets()  # prepares the dbt manifest when the project changed
     return dg.Definitions(
-        assets=[raw_ingest, dbt_assets, build_publish_asset(MANIFEST)],
+        assets=[
+            raw_ingest,
+            dbt_assets,
+            analytics_fits,
+            build_publish_asset(MANIFEST, extra_tables=public_tables()),
+        ],
         asset_checks=[gx_stops_suite, gx_arrests_suite],
         jobs=[nightly_job],
         schedules=[nightly_schedule],

@@ -369,3 +369,77 @@ def test_analytics_marts_are_published_without_small_counts(scenario):
                 assert not (row[column] and 1 <= int(row[column]) <= 9), (mart, row)
     with (release / "data" / "mart_search_rates.csv").open() as handle:
         assert any(row["flag"] == "suppressed" for row in csv.DictReader(handle))
+
+
+# --- model fits (dagster_project/defs/analytics.py) ----------------------------------------------
+
+
+def test_demo_veil_of_darkness_fits_exist_without_a_flag(scenario):
+    rows = query(
+        scenario["warehouse"],
+        """
+        select agency_id, analysis, n, n_black + n_white, coefficient, std_error, odds_ratio,
+               odds_ratio_lower, odds_ratio_upper, p_value, district_fixed_effects
+        from marts.mart_veil_of_darkness where agency_id in ('alder_pd', 'birch_so')
+        """,
+    )
+    fits = {(r[0], r[1]): r for r in rows}
+    for agency in ("alder_pd", "birch_so"):
+        for analysis in ("veil_of_darkness", "veil_of_darkness_dst"):
+            _, _, n, total, beta, se, ratio, low, high, p, _ = fits[(agency, analysis)]
+            assert n == total > 100 and 0 < se < 1
+            assert low < ratio < high and math.isclose(ratio, math.exp(beta))
+            # The demo injects no darkness effect: nothing near significance.
+            assert p > 0.001, (agency, analysis, beta, se)
+    assert fits[("alder_pd", "veil_of_darkness")][-1]  # alder records districts
+    # The sample size is the last filter's rows_after in the decision log.
+    (after,) = query(
+        scenario["warehouse"],
+        """
+        select rows_after from marts.mart_decision_log_fits
+        where analysis = 'veil_of_darkness' and agency_id = 'alder_pd'
+          and rule = 'sunset to dusk dropped'
+        """,
+    )
+    assert after[0] == fits[("alder_pd", "veil_of_darkness")][2]
+
+
+def test_demo_threshold_test_finds_alders_lower_bar_for_black_drivers(scenario):
+    rows = query(
+        scenario["warehouse"],
+        """
+        select "group", any_value(group_threshold), any_value(group_threshold_lower),
+               any_value(group_threshold_upper), min(threshold_lower <= threshold
+               and threshold <= threshold_upper and threshold between 0 and 1),
+               max(max_rhat), count(*)
+        from marts.mart_threshold_test where agency_id = 'alder_pd' group by 1
+        """,
+    )
+    by_group = {r[0]: r[1:] for r in rows}
+    # alder_pd: black drivers searched 1.8x as often with a lower hit rate (ingestion/demo.py).
+    assert by_group["black"][0] < by_group["white"][0]
+    for mean, low, high, cells_ok, rhat, cells in by_group.values():
+        assert low < mean < high and cells_ok and rhat < 1.1 and cells >= 3
+    # birch_so has too few searches per district for a fit: logged, not silently missing.
+    (reason,) = query(
+        scenario["warehouse"],
+        """
+        select reason from marts.mart_decision_log_fits
+        where analysis = 'threshold_test' and agency_id = 'birch_so' and rows_after = 0
+        """,
+    )
+    assert "no fit" in reason[0]
+
+
+def test_fits_are_published(scenario):
+    release = scenario["release1"]
+    package = json.loads((release / "datapackage.json").read_text())
+    paths = {r["path"] for r in package["resources"]}
+    for name in ("mart_veil_of_darkness", "mart_threshold_test", "mart_decision_log_fits"):
+        assert f"data/{name}.csv" in paths and f"data/{name}.parquet" in paths
+    fields = {
+        r["name"]: [f["name"] for f in r["schema"]["fields"]]
+        for r in package["resources"]
+        if r["name"] == "mart_threshold_test"
+    }["mart_threshold_test"]
+    assert {"threshold", "threshold_lower", "threshold_upper", "is_small_numbers"} <= set(fields)

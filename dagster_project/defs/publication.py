@@ -57,8 +57,13 @@ def public_models(manifest_path: Path) -> list[dict]:
     return sorted(models, key=lambda m: m["name"])
 
 
-def build_publish_asset(manifest_path: Path) -> dg.AssetsDefinition:
-    models = public_models(manifest_path)
+def build_publish_asset(
+    manifest_path: Path, extra_tables: list[dict] | None = None
+) -> dg.AssetsDefinition:
+    """extra_tables: public tables written by Python assets (same keys as public_models)."""
+    models = sorted(
+        public_models(manifest_path) + list(extra_tables or []), key=lambda m: m["name"]
+    )
 
     @dg.asset(
         key=["publish", "release"],

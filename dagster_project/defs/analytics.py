@@ -1,0 +1,44 @@
+"""Model fits as nightly assets: veil of darkness, threshold test and their decision log.
+
+Downstream of the dbt marts fct_stops and dim_agencies (keys mirror warehouse relations, as in
+defs/transform.py); upstream of the publication, which publishes the three tables with the marts.
+The fitting code is in dagster_project/analytics/ and imports JAX, NumPyro and statsmodels only
+when the asset runs, so loading the definitions stays fast.
+"""
+
+import dagster as dg
+
+from dagster_project import warehouse
+from dagster_project.analytics.nightly import TABLES
+
+FCT_STOPS = dg.AssetKey(["marts", "fct_stops"])
+DIM_AGENCIES = dg.AssetKey(["marts", "dim_agencies"])
+FIT_KEYS = [dg.AssetKey(["marts", name]) for name in TABLES]
+
+
+@dg.multi_asset(
+    name="analytics_fits",
+    specs=[
+        dg.AssetSpec(
+            key,
+            deps=[FCT_STOPS, DIM_AGENCIES],
+            group_name="marts",
+            kinds={"python", "duckdb"},
+            description=TABLES[key.path[-1]][0],
+        )
+        for key in FIT_KEYS
+    ],
+)
+def analytics_fits(context: dg.AssetExecutionContext):
+    from dagster_project.analytics.nightly import run_all
+
+    with warehouse.connect() as con:
+        rows = run_all(con)
+    if rows.get("unchanged"):
+        context.log.info("fct_stops and dim_agencies unchanged since the last fit: tables kept")
+    for key in FIT_KEYS:
+        context.log.info(f"{key.to_user_string()}: {rows[key.path[-1]]} rows")
+        yield dg.MaterializeResult(
+            asset_key=key,
+            metadata={"rows": rows[key.path[-1]], "refitted": not rows.get("unchanged")},
+        )

@@ -1,0 +1,71 @@
+"""The nightly fits over a warehouse: tables written with their documented types, skipped when
+nothing they read changed, refitted when a stop changes."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+
+from dagster_project.analytics import nightly
+
+_spec = importlib.util.spec_from_file_location(
+    "veil_tests", Path(__file__).with_name("test_veil.py")
+)
+veil_tests = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(veil_tests)
+
+
+@pytest.fixture()
+def con(tmp_path):
+    stops = veil_tests.synthetic_stops(seed=5, beta=0.0, n=12_000, years=(2023,))
+    rng = np.random.default_rng(5)
+    stops["stop_person_id"] = [f"p{i}" for i in range(len(stops))]
+    stops["stop_year"] = 2023
+    stops["search_conducted"] = rng.random(len(stops)) < 0.02  # too few for a threshold fit
+    stops["contraband_found"] = stops["search_conducted"] & (rng.random(len(stops)) < 0.3)
+    stops["mapping_hash"] = "m"
+    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    connection.execute("create schema marts")
+    connection.register("frame", stops)
+    connection.execute(
+        "create table marts.fct_stops as select *, timestamptz '2024-01-01 00:00:00+00' as "
+        "loaded_at, cast(stop_date as date) as d from frame"
+    )
+    connection.execute(
+        "create table marts.dim_agencies as select 'alder_pd' as agency_id, 44.94 as latitude, "
+        "-123.04 as longitude, 'America/Los_Angeles' as time_zone"
+    )
+    yield connection
+    connection.close()
+
+
+def test_tables_written_then_kept_until_a_stop_changes(con):
+    first = nightly.run_all(con)
+    assert first["mart_veil_of_darkness"] == 2  # the main test and the DST variant
+    assert first["mart_threshold_test"] == 0
+    types = dict(
+        con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'marts' and table_name = 'mart_threshold_test'"
+        ).fetchall()
+    )
+    assert types["threshold"] == "DOUBLE" and types["stops"] == "BIGINT"  # typed though empty
+    reasons = [
+        r[0]
+        for r in con.execute(
+            "select rule from marts.mart_decision_log_fits where analysis = 'threshold_test' "
+            "and rows_after = 0"
+        ).fetchall()
+    ]
+    assert reasons == ["at least 3 districts, white and another group"]
+    assert nightly.run_all(con).get("unchanged") == 1
+    con.execute(
+        "update marts.fct_stops set loaded_at = loaded_at + interval 1 day "
+        "where stop_person_id = 'p1'"
+    )
+    again = nightly.run_all(con)
+    assert "unchanged" not in again and again == first

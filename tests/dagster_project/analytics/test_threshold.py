@@ -1,0 +1,115 @@
+"""The threshold test: known answers on counts drawn from the model, the paper's thresholds on
+real states of fig4b, and the CLI's errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+from scipy.stats import norm
+
+from dagster_project.analytics import threshold
+
+RACES = ("white", "black", "hispanic")
+# Signal cutoffs by race: white drivers searched at a higher threshold than black, black higher
+# than hispanic (the ordering the test must recover).
+CUTOFF = {"white": 2.4, "black": 1.9, "hispanic": 1.5}
+
+
+def synthetic_counts(seed: int, n_geos: int = 10) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Counts drawn from the model itself: phi and delta per race plus small county offsets (the
+    priors' scale), a cutoff per cell around the race's, binomial searches and hits. Returns the
+    counts and the true race-level threshold (stop-weighted mean of the cells' thresholds)."""
+    rng = np.random.default_rng(seed)
+    phi_r = {"white": -2.0, "black": -2.1, "hispanic": -2.2}
+    delta_r = {"white": 0.6, "black": 0.65, "hispanic": 0.55}
+    phi_d = np.r_[0.0, rng.normal(0, 0.1, n_geos - 1)]
+    delta_d = np.r_[0.0, rng.normal(0, 0.1, n_geos - 1)]
+    rows, cell_thresholds = [], []
+    for d in range(n_geos):
+        for race in RACES:
+            logit_phi = phi_r[race] + phi_d[d]
+            phi = expit(logit_phi)
+            delta = np.exp(delta_r[race] + delta_d[d])
+            t = CUTOFF[race] + rng.normal(0, 0.1)
+            p_hit = phi * norm.sf(t - delta)
+            p_search = p_hit + (1 - phi) * norm.sf(t)
+            stops = int(rng.integers(5_000, 40_000))
+            searches = int(rng.binomial(stops, p_search))
+            hits = int(rng.binomial(searches, p_hit / p_search))
+            rows.append((f"county {d}", race, stops, searches, hits, "ZZ"))
+            cell_thresholds.append(expit(logit_phi + delta * t - delta**2 / 2))
+    df = pd.DataFrame(rows, columns=list(threshold.COUNT_COLUMNS))
+    # The race-level truth: cell thresholds weighted by their county's stops (all races).
+    df["true"] = cell_thresholds
+    df["weight"] = df.groupby("location_variable")["num_stops"].transform("sum")
+    truth = {
+        race: float(np.average(g["true"], weights=g["weight"]))
+        for race, g in df.groupby("driver_race")
+    }
+    return df.drop(columns=["true", "weight"]), truth
+
+
+@pytest.fixture(scope="module")
+def synthetic_fit():
+    counts, truth = synthetic_counts(seed=7)
+    fitted, diagnostics = threshold.fit_cells(
+        counts, threshold.FitSettings(num_warmup=200, num_samples=200, num_chains=2), group="ZZ"
+    )
+    return counts, truth, fitted, diagnostics
+
+
+def test_known_thresholds_recovered_within_credible_intervals(synthetic_fit):
+    _, truth, fitted, diagnostics = synthetic_fit
+    by_race = fitted.groupby("driver_race")[
+        ["race_threshold", "race_threshold_lower", "race_threshold_upper"]
+    ].first()
+    for race in RACES:
+        low, mean, high = by_race.loc[
+            race, ["race_threshold_lower", "race_threshold", "race_threshold_upper"]
+        ]
+        assert low <= truth[race] <= high, (race, truth[race], (low, mean, high))
+    # Ordering right: white > black > hispanic, as injected.
+    assert by_race.loc["white", "race_threshold"] > by_race.loc["black", "race_threshold"]
+    assert by_race.loc["black", "race_threshold"] > by_race.loc["hispanic", "race_threshold"]
+    assert diagnostics.max_rhat < 1.1
+    assert diagnostics.divergences <= 5
+
+
+def test_posterior_predictive_check_matches_observed_rates(synthetic_fit):
+    _, _, fitted, diagnostics = synthetic_fit
+    # Predicted search rates within 10% of observed ones on average; hit rates within 0.05.
+    assert diagnostics.search_rate_rmse < 0.1 * fitted["observed_search_rate"].mean()
+    assert diagnostics.hit_rate_rmse < 0.05
+    assert (fitted["inferred_threshold_lower"] <= fitted["inferred_threshold"]).all()
+    assert (fitted["inferred_threshold"] <= fitted["inferred_threshold_upper"]).all()
+
+
+def test_real_states_correlate_with_the_papers_thresholds(figures):
+    counts = threshold.read_counts(figures / "fig4b_threshold_test.csv")
+    counts = counts.rename(columns={"inferred_threshold": "published"})
+    subset = counts[counts["state"].isin(["CT"])]
+    fitted, diagnostics = threshold.fit_by(
+        subset, "state", threshold.FitSettings(200, 200, 2), processes=1
+    )
+    assert [d["group"] for d in diagnostics] == ["CT"]
+    assert list(fitted["location_variable"]) == list(subset["location_variable"])  # input order
+    r = np.corrcoef(fitted["published"], fitted["inferred_threshold"])[0, 1]
+    assert r >= 0.9, r
+
+
+def test_cli_names_the_file_and_the_missing_column(tmp_path, capsys):
+    bad = tmp_path / "counts.csv"
+    bad.write_text("location_variable,driver_race,num_stops,num_hits,state\nA,white,10,1,ZZ\n")
+    from dagster_project.cli import main
+
+    assert main(["threshold-test", str(bad), "--out", str(tmp_path / "out.csv")]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "num_searches" in err
+    bad.write_text(
+        "location_variable,driver_race,num_stops,num_searches,num_hits,state\n"
+        "A,white,10,3,1,ZZ\nB,white,10,2,5,ZZ\n"
+    )
+    with pytest.raises(threshold.CountsError, match=r"row 3, column num_hits"):
+        threshold.read_counts(bad)
