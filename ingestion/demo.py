@@ -88,7 +88,9 @@ YEAR = 2023
 EXCEL_MAX_ROWS = 500_000
 CHUNK_ROWS = 200_000
 MANIFEST_NAME = "demo_manifest.json"
-MANIFEST_VERSION = 2  # 2: arrests exports, file entries name their dataset
+# 2: arrests exports, file entries name their dataset; 3: every other record type
+# (ingestion/demo_records.py), expected_facts and record_effects
+MANIFEST_VERSION = 3
 AGENCIES = ("alder_pd", "birch_so", "cedar_pd")
 
 # Canonical subject_race domain order used for every per-race parameter vector below.
@@ -1213,6 +1215,7 @@ def _generate_alder_arrests(landing: Path, arrested: dict, rng: np.random.Genera
             "resend_of": None,
             **facts,
         },
+        race=col["race"][plan["order"]].astype(np.int64),
     )
 
 
@@ -1356,7 +1359,8 @@ def _generate_birch_arrests(landing: Path, arrested: dict, rng: np.random.Genera
                 **facts,
             }
         )
-    return _arrests_result(plan, *files)
+    birch_race = np.array([_W, _B, _H, _A, _O, _O, _U])  # BIRCH_RACE -> RACES
+    return _arrests_result(plan, *files, race=birch_race[col["race"][order]])
 
 
 def _generate_cedar_arrests(landing: Path, arrested: dict, rng: np.random.Generator) -> dict:
@@ -1446,17 +1450,25 @@ def _generate_cedar_arrests(landing: Path, arrested: dict, rng: np.random.Genera
             "resend_of": None,
             **facts,
         },
+        race=np.array([_W, _B, _H, _A, _A, _O, _O, _U])[col["race"][plan["order"]]],
     )
 
 
-def _arrests_result(plan: dict, *files: dict) -> dict:
+def _arrests_result(plan: dict, *files: dict, race: np.ndarray | None = None) -> dict:
+    """`race`: canonical race (RACES index) of every arrestee row in file order; the accepted
+    rows' counts by race are what the force-per-arrest effect of demo_records is drawn against."""
     bad = sum(len(f["malformed"]) for f in files)
-    return {
+    out = {
         "files": list(files),
         "arrests": plan["k"] + plan["m"],
         "arrests_from_stops": plan["k"],
         "expected_accepted_arrests": plan["k"] + plan["m"] - bad,
     }
+    if race is not None:
+        keep = np.ones(len(race), dtype=bool)
+        keep[np.asarray(plan["bad"], dtype=np.int64)] = False
+        out["_accepted_by_race"] = np.bincount(race[keep], minlength=len(RACES)).tolist()
+    return out
 
 
 # --- entry points ------------------------------------------------------------------------------
@@ -1473,13 +1485,16 @@ def generate(landing_dir: Path, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SE
 
     Deterministic: the same rows and seed give byte-identical files; unchanged files are left
     untouched (same mtime)."""
+    from ingestion import demo_records  # it builds on this module's helpers
+
     if rows < MIN_ROWS:
         raise ValueError(f"rows must be at least {MIN_ROWS}, got {rows}")
     landing = Path(landing_dir)
     counts = split_rows(rows)
     # Children 0-2 of the seed drive the stops (as before arrests existed, so the stop exports
-    # are unchanged), children 3-5 the arrests.
-    streams = np.random.SeedSequence(seed).spawn(2 * len(AGENCIES))
+    # are unchanged), children 3-5 the arrests, children 6-8 the other record types (spawning
+    # more children leaves the first ones as they were).
+    streams = np.random.SeedSequence(seed).spawn(3 * len(AGENCIES))
     builders = {
         "alder_pd": (_generate_alder, _generate_alder_arrests),
         "birch_so": (_generate_birch, _generate_birch_arrests),
@@ -1495,13 +1510,24 @@ def generate(landing_dir: Path, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SE
         arrests = arrests_builder(
             landing, arrested, np.random.default_rng(streams[len(AGENCIES) + n])
         )
+        records = demo_records.generate_agency(
+            landing,
+            agency_id,
+            counts[agency_id],
+            arrested["stop_id"](arrested["rows"]),
+            arrests.pop("_accepted_by_race"),
+            np.random.default_rng(streams[2 * len(AGENCIES) + n]),
+        )
         agencies[agency_id] = {
             "name": AGENCY_NAMES[agency_id],
             "dataset": "stops",
-            "datasets": ["stops", "arrests"],
+            "datasets": ["stops", "arrests", *demo_records.DATASETS],
             **result,
             **arrests,
-            "files": result["files"] + arrests["files"],
+            "files": result["files"] + arrests["files"] + records["files"],
+            "facts": records["facts"],
+            "links": records["links"],
+            "record_effects": records["effects"],
         }
         _warn_foreign_files(landing, agency_id, agencies[agency_id]["files"])
     manifest = {
@@ -1517,6 +1543,7 @@ def generate(landing_dir: Path, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SE
         "expected_accepted_arrests": {
             a: agencies[a]["expected_accepted_arrests"] for a in AGENCIES
         },
+        "expected_facts": {a: agencies[a]["facts"] for a in AGENCIES},
         "effects": {a: EFFECTS[a].as_dict() for a in AGENCIES},
     }
     # "written" says whether this run changed the file; it is not part of the stored manifest.

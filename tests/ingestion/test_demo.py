@@ -650,7 +650,7 @@ def test_too_few_rows_rejected(tmp_path):
 def test_cli(tmp_path, capsys):
     assert demo.main(["--rows", "3000", "--out", str(tmp_path), "--seed", "7"]) == 0
     out = capsys.readouterr().out.strip()
-    assert out.count("\n") == 0 and "11 files" in out
+    assert out.count("\n") == 0 and "44 files" in out
     manifest = json.loads((tmp_path / demo.MANIFEST_NAME).read_text())
     assert manifest["seed"] == 7 and manifest["rows"] == 3000
     assert sum(e["person_stops"] for e in manifest["agencies"].values()) == 3000
