@@ -27,11 +27,16 @@ def condition(when: tuple[str, Any] | None) -> dict[str, Any]:
 
 
 def key_checks(
-    key: str, not_null: Sequence[str], dataset: str, domains: dict[str, str]
+    key: str,
+    not_null: Sequence[str],
+    dataset: str,
+    domains: dict[str, str],
+    extra_values: dict[str, list[str]] | None = None,
 ) -> list[Check]:
     """The row key unique; the key and the `not_null` columns (the mart's names of the dataset's
     required fields and more) present; every mart column in `domains` (mart column -> canonical
-    code field of `dataset`) within its domain."""
+    code field of `dataset`) within its domain, plus its `extra_values` (a value the mart adds,
+    such as 'suppressed')."""
     checks = [
         Check(
             f"{key}_unique",
@@ -55,7 +60,7 @@ def key_checks(
             )
         )
     for column, field in domains.items():
-        domain = canonical[field]
+        domain = [*canonical[field], *(extra_values or {}).get(column, [])]
         checks.append(
             Check(
                 f"{column}_in_domain",

@@ -40,6 +40,8 @@ def validate_survey_responses(df: pd.DataFrame, today: date | None = None) -> Su
                 "rank_group": "rank_group",
                 "tenure_band": "tenure_band",
             },
+            # fct_survey_responses suppresses both bands in cells below k respondents
+            extra_values={"rank_group": ["suppressed"], "tenure_band": ["suppressed"]},
         ),  # fmt: skip
         not_in_future("completed_date", today),
     ]

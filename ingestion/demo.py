@@ -1,4 +1,4 @@
-"""Seeded, deterministic generator of three fictional agencies' stop and arrest exports (demo data).
+"""Seeded, deterministic generator of three fictional agencies' exports of every record type (demo data).
 
 `generate(landing_dir, rows, seed)` writes, under `<landing_dir>/<agency_id>/stops/`, the files
 three made-up agencies would send, each in its own export style, plus a ground-truth manifest
@@ -26,6 +26,11 @@ their stops never reach the warehouse. About 8% more arrests (at least 4) are no
 birch: an unparseable ArrestDateTime; cedar: a truncated line), so every arrested stop person
 keeps exactly one accepted arrest row. The arrests draw from their own random streams: the stop
 exports are byte-identical to what the generator wrote before arrests existed.
+
+Each agency also sends every other record type (calls for service, use of force, body-worn camera
+recordings and audit events, complaints with allegations and complainants, school contacts,
+surveys, crime incidents), written by `ingestion/demo_records.py` from a third random stream
+per agency, linked to the stops, arrests and each other, with known effects (see there).
 
 Everything is drawn from one `numpy` generator per agency seeded from `seed`, vectorised, and
 formatted with Arrow compute in chunks, so `rows` can range from a few thousand to ten million.
@@ -57,6 +62,13 @@ Manifest (`demo_manifest.json`, also returned by `generate`, which adds `written
     expected_accepted_arrests.<agency_id>: likewise for the arrests
     effects.<agency_id>: unit, share_by_race, search_probability, hit_probability (by canonical
         subject_race), stop_type_mix (by canonical stop_type, share of stops)
+    agencies.<agency_id>.facts / expected_facts.<agency_id>: rows each public fact of the other
+        record types should hold (fct_calls_for_service ... fct_incident_offenses)
+    agencies.<agency_id>.links: how many records name another record type (recordings with a
+        call, stop, force incident, complaint; complaints with a recording; force with a call)
+    agencies.<agency_id>.record_effects: force_per_arrest, bwc_activation,
+        sustained_by_complainant_race, school_discipline, survey_unit_effect,
+        response_seconds_median_by_priority (demo_records.generate_agency)
 """
 
 from __future__ import annotations

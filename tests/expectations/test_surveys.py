@@ -44,8 +44,8 @@ def clean_responses() -> pd.DataFrame:
             "response_record_id": [f"ACS-{n}" for n in range(5)],
             "survey_wave": ["2024-spring"] * 5,
             "survey_type": ["officer_climate"] * 4 + ["community"],
-            "rank_group": ["officer", "supervisor", "officer", "command", "resident"],
-            "tenure_band": ["2_5", "6_10", "under_2", "over_20", "not_applicable"],
+            "rank_group": ["officer", "supervisor", "officer", "suppressed", "resident"],
+            "tenure_band": ["2_5", "6_10", "under_2", "suppressed", "not_applicable"],
             "completed_date": pd.to_datetime(["2024-04-02"] * 5),
         }
     )

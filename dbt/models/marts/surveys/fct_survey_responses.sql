@@ -1,6 +1,9 @@
 {#-
     One row per completed survey questionnaire (CANONICAL-MODEL b8 survey_response), with no
-    respondent identity, and the number of items answered.
+    respondent identity, and the number of items answered. A unit's rank group and tenure band
+    together can name a person (the one commander of a small unit), so both read 'suppressed'
+    where fewer than small_numbers_threshold (k = 10, METHODS.md 9) questionnaires of the wave
+    share the unit, rank group and tenure band (CANONICAL-MODEL b8 privacy).
 -#}
 with
 
@@ -13,6 +16,18 @@ responses as (
 item_responses as (
 
     select * from {{ ref('int_survey_item_responses_deduplicated') }}
+
+),
+
+cells as (
+
+    select
+        *,
+        count(*) over (
+            partition by agency_id, survey_wave, unit, rank_group, tenure_band
+        ) as cell_size
+
+    from responses
 
 ),
 
@@ -31,26 +46,32 @@ item_counts as (
 final as (
 
     select
-        md5(responses.agency_id || '|' || responses.source_record_id) as response_id,
-        responses.agency_id,
-        responses.source_record_id as response_record_id,
-        responses.survey_wave,
-        responses.survey_type,
-        responses.unit,
-        responses.rank_group,
-        responses.tenure_band,
-        responses.completed_date,
+        md5(cells.agency_id || '|' || cells.source_record_id) as response_id,
+        cells.agency_id,
+        cells.source_record_id as response_record_id,
+        cells.survey_wave,
+        cells.survey_type,
+        cells.unit,
+        case
+            when cells.cell_size >= {{ var('small_numbers_threshold') }} then cells.rank_group
+            else 'suppressed'
+        end as rank_group,
+        case
+            when cells.cell_size >= {{ var('small_numbers_threshold') }} then cells.tenure_band
+            else 'suppressed'
+        end as tenure_band,
+        cells.completed_date,
         cast(coalesce(item_counts.item_count, 0) as integer) as item_count,
-        responses.source_file,
-        responses.source_row,
-        responses.loaded_at,
-        responses.load_id
+        cells.source_file,
+        cells.source_row,
+        cells.loaded_at,
+        cells.load_id
 
-    from responses
+    from cells
 
     left join item_counts
-        on responses.agency_id = item_counts.agency_id
-        and responses.source_record_id = item_counts.response_record_id
+        on cells.agency_id = item_counts.agency_id
+        and cells.source_record_id = item_counts.response_record_id
 
 )
 
