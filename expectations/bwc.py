@@ -50,7 +50,7 @@ def validate_bwc_recordings(df: pd.DataFrame, today: date | None = None) -> Suit
                 "category": "category",
                 "redaction_status": "redaction_status",
             },
-        ),  # fmt: skip
+        ),
         not_in_future("started_date", today),
         not_after("started_at", "ended_at", "A recording ends after it starts."),
         not_after("started_date", "deleted_date", "A recording is deleted after it was recorded."),

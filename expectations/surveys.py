@@ -42,7 +42,7 @@ def validate_survey_responses(df: pd.DataFrame, today: date | None = None) -> Su
             },
             # fct_survey_responses suppresses both bands in cells below k respondents
             extra_values={"rank_group": ["suppressed"], "tenure_band": ["suppressed"]},
-        ),  # fmt: skip
+        ),
         not_in_future("completed_date", today),
     ]
     outcomes = run_suite(frame, RESPONSES_SUITE, checks, index_columns=("response_id", "agency_id"))
@@ -65,7 +65,7 @@ def validate_survey_item_responses(df: pd.DataFrame) -> SuiteResult:
             ],
             "survey_item_responses",
             {"construct": "construct"},
-        ),  # fmt: skip
+        ),
         Check(
             "scale_runs_upward",
             BLOCKING,
