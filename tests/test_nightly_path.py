@@ -560,3 +560,47 @@ def test_every_record_type_is_published_without_personal_columns(scenario):
         )
     )
     assert len(checks) >= 7 and all(checks.values())
+
+
+def test_a_broken_link_fails_its_relationships_test(scenario, tmp_path):
+    """The relationships tests can fail: on a copy of the warehouse, a recording that names a
+    call the warehouse does not hold, and a force incident whose call is gone, fail theirs."""
+    import os
+    import subprocess
+    import sys
+
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(scenario["warehouse"], copy)
+    con = duckdb.connect(str(copy))
+    try:
+        con.execute(
+            "update marts.fct_bwc_recordings set call_id = md5('no such call') "
+            "where recording_id = (select min(recording_id) from marts.fct_bwc_recordings "
+            "where call_id is not null)"
+        )
+        con.execute(
+            "delete from marts.fct_calls_for_service where call_id = "
+            "(select min(call_id) from marts.fct_use_of_force_incidents)"
+        )
+    finally:
+        con.close()
+    project = Path(__file__).resolve().parents[1] / "dbt"
+    completed = subprocess.run(
+        [
+            sys.executable, "-c", "import sys; from dbt.cli.main import cli; sys.exit(cli())",
+            "test", "--select",
+            "test_name:relationships",
+            "--project-dir", str(project), "--profiles-dir", str(project),
+            "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
+        ],
+        env={**os.environ, "LANTERN_WAREHOUSE": str(copy), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"},
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    statuses = {r["unique_id"].split(".")[2]: r["status"] for r in results}
+    failed = sorted(name for name, status in statuses.items() if status == "fail")
+    assert completed.returncode != 0
+    assert [name.split("__")[0] for name in failed] == [
+        "relationships_fct_bwc_recordings_call_id",
+        "relationships_fct_use_of_force_incidents_call_id",
+    ], statuses
