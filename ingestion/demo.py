@@ -1,4 +1,4 @@
-"""Seeded, deterministic generator of three fictional agencies' stop and arrest exports (demo data).
+"""Seeded, deterministic generator of three fictional agencies' exports of every record type (demo data).
 
 `generate(landing_dir, rows, seed)` writes, under `<landing_dir>/<agency_id>/stops/`, the files
 three made-up agencies would send, each in its own export style, plus a ground-truth manifest
@@ -26,6 +26,11 @@ their stops never reach the warehouse. About 8% more arrests (at least 4) are no
 birch: an unparseable ArrestDateTime; cedar: a truncated line), so every arrested stop person
 keeps exactly one accepted arrest row. The arrests draw from their own random streams: the stop
 exports are byte-identical to what the generator wrote before arrests existed.
+
+Each agency also sends every other record type (calls for service, use of force, body-worn camera
+recordings and audit events, complaints with allegations and complainants, school contacts,
+surveys, crime incidents), written by `ingestion/demo_records.py` from a third random stream
+per agency, linked to the stops, arrests and each other, with known effects (see there).
 
 Everything is drawn from one `numpy` generator per agency seeded from `seed`, vectorised, and
 formatted with Arrow compute in chunks, so `rows` can range from a few thousand to ten million.
@@ -57,6 +62,13 @@ Manifest (`demo_manifest.json`, also returned by `generate`, which adds `written
     expected_accepted_arrests.<agency_id>: likewise for the arrests
     effects.<agency_id>: unit, share_by_race, search_probability, hit_probability (by canonical
         subject_race), stop_type_mix (by canonical stop_type, share of stops)
+    agencies.<agency_id>.facts / expected_facts.<agency_id>: rows each public fact of the other
+        record types should hold (fct_calls_for_service ... fct_incident_offenses)
+    agencies.<agency_id>.links: how many records name another record type (recordings with a
+        call, stop, force incident, complaint; complaints with a recording; force with a call)
+    agencies.<agency_id>.record_effects: force_per_arrest, bwc_activation,
+        sustained_by_complainant_race, school_discipline, survey_unit_effect,
+        response_seconds_median_by_priority (demo_records.generate_agency)
 """
 
 from __future__ import annotations
@@ -88,7 +100,9 @@ YEAR = 2023
 EXCEL_MAX_ROWS = 500_000
 CHUNK_ROWS = 200_000
 MANIFEST_NAME = "demo_manifest.json"
-MANIFEST_VERSION = 2  # 2: arrests exports, file entries name their dataset
+# 2: arrests exports, file entries name their dataset; 3: every other record type
+# (ingestion/demo_records.py), expected_facts and record_effects
+MANIFEST_VERSION = 3
 AGENCIES = ("alder_pd", "birch_so", "cedar_pd")
 
 # Canonical subject_race domain order used for every per-race parameter vector below.
@@ -1213,6 +1227,7 @@ def _generate_alder_arrests(landing: Path, arrested: dict, rng: np.random.Genera
             "resend_of": None,
             **facts,
         },
+        race=col["race"][plan["order"]].astype(np.int64),
     )
 
 
@@ -1356,7 +1371,8 @@ def _generate_birch_arrests(landing: Path, arrested: dict, rng: np.random.Genera
                 **facts,
             }
         )
-    return _arrests_result(plan, *files)
+    birch_race = np.array([_W, _B, _H, _A, _O, _O, _U])  # BIRCH_RACE -> RACES
+    return _arrests_result(plan, *files, race=birch_race[col["race"][order]])
 
 
 def _generate_cedar_arrests(landing: Path, arrested: dict, rng: np.random.Generator) -> dict:
@@ -1446,17 +1462,25 @@ def _generate_cedar_arrests(landing: Path, arrested: dict, rng: np.random.Genera
             "resend_of": None,
             **facts,
         },
+        race=np.array([_W, _B, _H, _A, _A, _O, _O, _U])[col["race"][plan["order"]]],
     )
 
 
-def _arrests_result(plan: dict, *files: dict) -> dict:
+def _arrests_result(plan: dict, *files: dict, race: np.ndarray | None = None) -> dict:
+    """`race`: canonical race (RACES index) of every arrestee row in file order; the accepted
+    rows' counts by race are what the force-per-arrest effect of demo_records is drawn against."""
     bad = sum(len(f["malformed"]) for f in files)
-    return {
+    out = {
         "files": list(files),
         "arrests": plan["k"] + plan["m"],
         "arrests_from_stops": plan["k"],
         "expected_accepted_arrests": plan["k"] + plan["m"] - bad,
     }
+    if race is not None:
+        keep = np.ones(len(race), dtype=bool)
+        keep[np.asarray(plan["bad"], dtype=np.int64)] = False
+        out["_accepted_by_race"] = np.bincount(race[keep], minlength=len(RACES)).tolist()
+    return out
 
 
 # --- entry points ------------------------------------------------------------------------------
@@ -1473,13 +1497,16 @@ def generate(landing_dir: Path, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SE
 
     Deterministic: the same rows and seed give byte-identical files; unchanged files are left
     untouched (same mtime)."""
+    from ingestion import demo_records  # it builds on this module's helpers
+
     if rows < MIN_ROWS:
         raise ValueError(f"rows must be at least {MIN_ROWS}, got {rows}")
     landing = Path(landing_dir)
     counts = split_rows(rows)
     # Children 0-2 of the seed drive the stops (as before arrests existed, so the stop exports
-    # are unchanged), children 3-5 the arrests.
-    streams = np.random.SeedSequence(seed).spawn(2 * len(AGENCIES))
+    # are unchanged), children 3-5 the arrests, children 6-8 the other record types (spawning
+    # more children leaves the first ones as they were).
+    streams = np.random.SeedSequence(seed).spawn(3 * len(AGENCIES))
     builders = {
         "alder_pd": (_generate_alder, _generate_alder_arrests),
         "birch_so": (_generate_birch, _generate_birch_arrests),
@@ -1495,13 +1522,24 @@ def generate(landing_dir: Path, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SE
         arrests = arrests_builder(
             landing, arrested, np.random.default_rng(streams[len(AGENCIES) + n])
         )
+        records = demo_records.generate_agency(
+            landing,
+            agency_id,
+            counts[agency_id],
+            arrested["stop_id"](arrested["rows"]),
+            arrests.pop("_accepted_by_race"),
+            np.random.default_rng(streams[2 * len(AGENCIES) + n]),
+        )
         agencies[agency_id] = {
             "name": AGENCY_NAMES[agency_id],
             "dataset": "stops",
-            "datasets": ["stops", "arrests"],
+            "datasets": ["stops", "arrests", *demo_records.DATASETS],
             **result,
             **arrests,
-            "files": result["files"] + arrests["files"],
+            "files": result["files"] + arrests["files"] + records["files"],
+            "facts": records["facts"],
+            "links": records["links"],
+            "record_effects": records["effects"],
         }
         _warn_foreign_files(landing, agency_id, agencies[agency_id]["files"])
     manifest = {
@@ -1517,6 +1555,7 @@ def generate(landing_dir: Path, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SE
         "expected_accepted_arrests": {
             a: agencies[a]["expected_accepted_arrests"] for a in AGENCIES
         },
+        "expected_facts": {a: agencies[a]["facts"] for a in AGENCIES},
         "effects": {a: EFFECTS[a].as_dict() for a in AGENCIES},
     }
     # "written" says whether this run changed the file; it is not part of the stored manifest.

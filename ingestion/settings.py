@@ -19,6 +19,12 @@ DATASETS = (
     "complaints",
     "allegations",
     "complainants",
+    "calls_for_service",
+    "bwc_recordings",
+    "bwc_audit_events",
+    "school_incidents",
+    "survey_responses",
+    "survey_item_responses",
 )
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from dagster_project import cli
 from dagster_project.publication import current_release, verify_release
-from ingestion import demo
+from ingestion import demo, settings
 
 ROWS = 40_000
 
@@ -115,12 +115,15 @@ def test_every_malformed_row_is_rejected_with_its_reason(scenario):
 
 
 def test_raw_rows_equal_accepted_plus_rejected_per_file(scenario):
+    accepted = " + ".join(
+        f"(select count(*) from raw.{dataset} where _file_hash = files.file_hash)"
+        for dataset in settings.DATASETS
+    )
     rows = query(
         scenario["warehouse"],
-        """
+        f"""
         select files.source_file, files.rows_raw,
-               (select count(*) from raw.stops where _file_hash = files.file_hash)
-               + (select count(*) from raw.arrests where _file_hash = files.file_hash),
+               {accepted},
                (select count(*) from raw.rejects where file_hash = files.file_hash)
         from raw.files as files where status = 'loaded'
         """,
@@ -443,3 +446,308 @@ def test_fits_are_published(scenario):
         if r["name"] == "mart_threshold_test"
     }["mart_threshold_test"]
     assert {"threshold", "threshold_lower", "threshold_upper", "is_small_numbers"} <= set(fields)
+
+
+# --- every other record type (ingestion/demo_records.py) ---------------------------------------
+
+
+def _per_agency(scenario, sql: str, params=None) -> dict:
+    return {
+        row[0]: row[1:] if len(row) > 2 else row[1]
+        for row in query(scenario["warehouse"], sql, params)
+    }
+
+
+def test_every_fact_holds_the_rows_the_manifest_expects(scenario):
+    expected = scenario["manifest"]["expected_facts"]
+    for fact in expected["alder_pd"]:
+        in_mart = _per_agency(
+            scenario,
+            f"select agency_id, count(*) from marts.{fact} "
+            "where agency_id in ('alder_pd', 'birch_so', 'cedar_pd') group by 1",
+        )
+        assert in_mart == {agency: facts[fact] for agency, facts in expected.items()}, fact
+    assert expected["alder_pd"]["fct_calls_for_service"] > 0
+
+
+def test_links_between_record_types_resolve(scenario):
+    manifest = scenario["manifest"]["agencies"]
+    (unlinked_force, force_calls) = query(
+        scenario["warehouse"],
+        """
+        select count(*) filter (where calls.call_id is null), count(calls.call_id)
+        from marts.fct_use_of_force_incidents as force
+        left join marts.fct_calls_for_service as calls using (call_id)
+        where force.agency_id in ('alder_pd', 'birch_so', 'cedar_pd')
+        """,
+    )[0]
+    assert unlinked_force == 0
+    assert force_calls == sum(a["links"]["force_incidents_with_call"] for a in manifest.values())
+    # a force incident's call ended in an arrest
+    (not_arrest,) = query(
+        scenario["warehouse"],
+        """
+        select count(*) from marts.fct_use_of_force_incidents as force
+        join marts.fct_calls_for_service as calls using (call_id)
+        where calls.disposition != 'arrest'
+        """,
+    )[0]
+    assert not_arrest == 0
+    linked = query(
+        scenario["warehouse"],
+        """
+        select
+            count(calls.call_id), count(recordings.call_id),
+            count(stops.stop_id), count(recordings.stop_id),
+            count(force.uof_id), count(recordings.uof_id),
+            count(complaints.complaint_id), count(recordings.complaint_id)
+        from marts.fct_bwc_recordings as recordings
+        left join marts.fct_calls_for_service as calls using (call_id)
+        left join (select distinct stop_id from marts.fct_stops) as stops using (stop_id)
+        left join marts.fct_use_of_force_incidents as force using (uof_id)
+        left join marts.fct_complaints as complaints using (complaint_id)
+        """,
+    )[0]
+    for resolved, named in zip(linked[::2], linked[1::2], strict=True):
+        assert resolved == named > 0
+    totals = {
+        key: sum(a["links"][key] for a in manifest.values())
+        for key in manifest["alder_pd"]["links"]
+    }
+    assert linked[1::2] == (
+        totals["recordings_with_call"],
+        totals["recordings_with_stop"],
+        totals["recordings_with_force_incident"],
+        totals["recordings_with_complaint"],
+    )
+    # a complaint's footage is the recording that names the complaint back
+    (complaints_with_footage, mismatched) = query(
+        scenario["warehouse"],
+        """
+        select count(*), count(*) filter (where recordings.complaint_id != complaints.complaint_id)
+        from marts.fct_complaints as complaints
+        join marts.fct_bwc_recordings as recordings
+            on complaints.bwc_recording_id = recordings.recording_id
+        """,
+    )[0]
+    assert complaints_with_footage == totals["complaints_with_recording"] > 0
+    assert mismatched == 0
+
+
+def test_force_per_arrest_disparity_as_injected(scenario):
+    rows = query(
+        scenario["warehouse"],
+        """
+        with force as (
+            select agency_id, subject_race, count(*) as subjects
+            from marts.fct_use_of_force_subjects group by all
+        ),
+        arrests as (
+            select agency_id, subject_race, count(*) as arrests
+            from marts.fct_arrests group by all
+        )
+        select agency_id, subject_race, coalesce(subjects, 0), arrests
+        from arrests left join force using (agency_id, subject_race)
+        where agency_id in ('alder_pd', 'birch_so', 'cedar_pd')
+        """,
+    )
+    effects = {
+        a: e["record_effects"]["force_per_arrest"]
+        for a, e in scenario["manifest"]["agencies"].items()
+    }
+    for agency, race, subjects, arrests in rows:
+        assert subjects == effects[agency]["force_subjects_by_race"][race], (agency, race)
+        assert arrests == effects[agency]["accepted_arrests_by_race"][race], (agency, race)
+    rate = {(a, r): s / n for a, r, s, n in rows}
+    alder = rate[("alder_pd", "black")] / rate[("alder_pd", "white")]
+    assert 1.4 < alder < 1.6  # injected 1.5
+    birch = rate[("birch_so", "black")] / rate[("birch_so", "white")]
+    assert 0.9 < birch < 1.1  # none injected
+
+
+def test_bwc_activation_compliance_and_late_activations(scenario):
+    rows = _per_agency(
+        scenario,
+        """
+        with recorded as (
+            select force.agency_id, force.uof_id,
+                min(recordings.started_at) as first_start,
+                any_value(calls.arrived_at) as arrived_at
+            from marts.fct_use_of_force_incidents as force
+            join marts.fct_calls_for_service as calls using (call_id)
+            left join marts.fct_bwc_recordings as recordings using (uof_id)
+            group by all
+        )
+        select agency_id, count(*), count(first_start),
+            count(*) filter (where first_start > arrived_at + interval 30 second)
+        from recorded
+        where agency_id in ('alder_pd', 'birch_so', 'cedar_pd')
+        group by 1
+        """,
+    )
+    for agency, entry in scenario["manifest"]["agencies"].items():
+        truth = entry["record_effects"]["bwc_activation"]
+        incidents, with_recording, late = rows[agency]
+        assert (incidents, with_recording, late) == (
+            truth["force_incidents"],
+            truth["force_incidents_with_recording"],
+            truth["late_activations"],
+        )
+        # the designed share, rounded to whole incidents
+        assert abs(with_recording / incidents - truth["compliance"]) <= 0.5 / incidents + 1e-9
+    assert rows["alder_pd"][1] < rows["alder_pd"][0]  # some force incidents have no recording
+
+
+def test_sustained_rate_by_complainant_race(scenario):
+    rows = query(
+        scenario["warehouse"],
+        """
+        select allegations.agency_id,
+            case when complainants.subject_race in ('white', 'black')
+                then complainants.subject_race else 'other' end as complainant_group,
+            count(*), count(*) filter (where allegations.final_finding = 'sustained')
+        from marts.fct_allegations as allegations
+        join marts.fct_complainants as complainants
+            on allegations.complaint_id = complainants.complaint_id
+            and complainants.complainant_seq = 1
+        where allegations.final_outcome_class != 'open'
+            and allegations.agency_id in ('alder_pd', 'birch_so', 'cedar_pd')
+        group by all
+        """,
+    )
+    manifest = scenario["manifest"]["agencies"]
+    for agency, group, closed, sustained in rows:
+        truth = manifest[agency]["record_effects"]["sustained_by_complainant_race"][group]
+        assert (closed, sustained) == (truth["closed_allegations"], truth["sustained"])
+    alder = {
+        group: sustained / closed
+        for agency, group, closed, sustained in rows
+        if agency == "alder_pd"
+    }
+    assert alder["black"] < alder["white"]
+
+
+def test_school_discipline_share_and_survey_unit_effect(scenario):
+    shares = _per_agency(
+        scenario,
+        """
+        select agency_id, count(*), count(*) filter (where is_school_discipline_matter)
+        from marts.fct_school_incidents group by 1
+        """,
+    )
+    manifest = scenario["manifest"]["agencies"]
+    for agency, entry in manifest.items():
+        truth = entry["record_effects"]["school_discipline"]
+        assert shares[agency] == (truth["contacts"], truth["discipline_matters"])
+        assert abs(shares[agency][1] / shares[agency][0] - truth["share"]) < 0.01
+    for agency, entry in manifest.items():
+        effect = entry["record_effects"]["survey_unit_effect"]
+        means = dict(
+            query(
+                scenario["warehouse"],
+                """
+                select responses.unit, round(avg(items.scored_value), 6)
+                from marts.fct_survey_item_responses as items
+                join marts.fct_survey_responses as responses using (response_id)
+                where items.agency_id = ? and items.construct = ?
+                    and responses.survey_type = 'officer_climate'
+                group by 1
+                """,
+                [agency, effect["construct"]],
+            )
+        )
+        assert means == effect["mean_scored_value_by_unit"]
+        others = [m for unit, m in means.items() if unit != effect["unit"]]
+        if effect["latent_shift"] < 0:
+            assert means[effect["unit"]] < min(others)
+        else:
+            assert means[effect["unit"]] > max(others)
+
+
+def test_response_time_medians_by_priority(scenario):
+    rows = query(
+        scenario["warehouse"],
+        """
+        select agency_id, priority, median(response_seconds)
+        from marts.fct_calls_for_service
+        where agency_id in ('alder_pd', 'birch_so', 'cedar_pd')
+        group by all
+        """,
+    )
+    manifest = scenario["manifest"]["agencies"]
+    for agency, priority, median in rows:
+        generated = manifest[agency]["record_effects"]["response_seconds_median_by_priority"]
+        # generated on the local clock; a call spanning a DST change moves by an hour at most,
+        # which cannot move a median of thousands of calls by more than a few seconds
+        assert abs(median - generated["generated"][str(priority)]) <= 5, (agency, priority)
+        designed = generated["designed"][str(priority)]
+        assert abs(median - designed) / designed < 0.1
+    ordered = sorted((p, m) for a, p, m in rows if a == "alder_pd")
+    assert [m for _, m in ordered] == sorted(m for _, m in ordered)
+
+
+def test_every_record_type_is_published_without_personal_columns(scenario):
+    release = scenario["release1"]
+    package = json.loads((release / "datapackage.json").read_text())
+    paths = {r["path"] for r in package["resources"]}
+    for fact in scenario["manifest"]["expected_facts"]["alder_pd"]:
+        assert f"data/{fact}.csv" in paths, fact
+        header = (release / "data" / f"{fact}.csv").read_text().splitlines()[0].split(",")
+        assert not {"officer_id", "subject_id", "actor_id"} & set(header), fact
+    checks = dict(
+        query(
+            scenario["warehouse"],
+            """
+            select check_name, passed from quality.check_results
+            where run_id = (select run_id from quality.check_results order by checked_at limit 1)
+                and (check_name like 'relationships_fct_bwc%'
+                    or check_name like 'relationships_fct_use_of_force_incidents_call_id%'
+                    or check_name like 'relationships_fct_complaints_bwc%')
+            """,
+        )
+    )
+    assert len(checks) >= 7 and all(checks.values())
+
+
+def test_a_broken_link_fails_its_relationships_test(scenario, tmp_path):
+    """The relationships tests can fail: on a copy of the warehouse, a recording that names a
+    call the warehouse does not hold, and a force incident whose call is gone, fail theirs."""
+    import os
+    import subprocess
+    import sys
+
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(scenario["warehouse"], copy)
+    con = duckdb.connect(str(copy))
+    try:
+        con.execute(
+            "update marts.fct_bwc_recordings set call_id = md5('no such call') "
+            "where recording_id = (select min(recording_id) from marts.fct_bwc_recordings "
+            "where call_id is not null)"
+        )
+        con.execute(
+            "delete from marts.fct_calls_for_service where call_id = "
+            "(select min(call_id) from marts.fct_use_of_force_incidents)"
+        )
+    finally:
+        con.close()
+    project = Path(__file__).resolve().parents[1] / "dbt"
+    completed = subprocess.run(
+        [
+            sys.executable, "-c", "import sys; from dbt.cli.main import cli; sys.exit(cli())",
+            "test", "--select",
+            "test_name:relationships",
+            "--project-dir", str(project), "--profiles-dir", str(project),
+            "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
+        ],
+        env={**os.environ, "LANTERN_WAREHOUSE": str(copy), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"},
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    statuses = {r["unique_id"].split(".")[2]: r["status"] for r in results}
+    failed = sorted(name for name, status in statuses.items() if status == "fail")
+    assert completed.returncode != 0
+    assert [name.split("__")[0] for name in failed] == [
+        "relationships_fct_bwc_recordings_call_id",
+        "relationships_fct_use_of_force_incidents_call_id",
+    ], statuses

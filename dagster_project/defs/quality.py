@@ -126,3 +126,110 @@ def gx_arrests_suite(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckRes
             "blocking_failures": [f.name for f in failures],
         },
     )
+
+
+# --- the record types of CANONICAL-MODEL b5-b8: one blocking GX suite per fact ---------------------
+
+# fact -> (expectations module, validate function, what the suite checks). Each validates the
+# rows the latest load brought, as gx_arrests_suite does (none of these suites has month rules).
+RECORD_SUITES = {
+    "fct_calls_for_service": (
+        "expectations.calls_for_service",
+        "validate_calls_for_service",
+        "keys, value domains, priority, dates, and the order received <= dispatched <= arrived "
+        "<= cleared",
+    ),
+    "fct_bwc_recordings": (
+        "expectations.bwc",
+        "validate_bwc_recordings",
+        "keys, value domains, end after start, deletion and release after recording, deletion "
+        "flag consistent",
+    ),
+    "fct_bwc_audit_events": (
+        "expectations.bwc",
+        "validate_bwc_audit_events",
+        "keys, the recording named, event types, dates",
+    ),
+    "fct_school_incidents": (
+        "expectations.school",
+        "validate_school_incidents",
+        "keys, value domains, dates, school-discipline flag consistent with the reason, arrest "
+        "flags consistent with the outcome",
+    ),
+    "fct_survey_responses": (
+        "expectations.surveys",
+        "validate_survey_responses",
+        "keys, value domains, dates",
+    ),
+    "fct_survey_item_responses": (
+        "expectations.surveys",
+        "validate_survey_item_responses",
+        "keys, constructs, Likert answers and scores within the item's scale",
+    ),
+}
+
+
+def _record_suite_check(
+    fact: str, module: str, function: str, what: str
+) -> dg.AssetChecksDefinition:
+    suite = function.removeprefix("validate_")
+    check_name = f"gx_{suite}_suite"
+
+    @dg.asset_check(
+        asset=dg.AssetKey(["marts", fact]),
+        name=check_name,
+        blocking=True,
+        description=f"Great Expectations suite `{suite}` ({module.replace('.', '/')}.py): {what} "
+        "(blocking).",
+    )
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        import importlib
+
+        validate = getattr(importlib.import_module(module), function)
+        with warehouse.connect(read_only=True) as con:
+            frame = con.execute(
+                f"""
+                with latest as (
+                    select max(load_id) as load_id from raw.files where status = 'loaded'
+                )
+                select * from marts.{fact}
+                where load_id = (select load_id from latest)
+                """
+            ).df()
+        result = validate(frame)
+        warehouse.record_checks(
+            context.op_execution_context.run_id,
+            [
+                {
+                    "asset_key": f"marts/{fact}",
+                    "check_name": f"{check_name}.{outcome.name}",
+                    "severity": outcome.severity,
+                    "passed": outcome.success,
+                    "description": outcome.description,
+                    "details": {
+                        "column": outcome.column,
+                        "unexpected_count": outcome.unexpected_count,
+                        "examples": outcome.unexpected_examples,
+                    },
+                }
+                for outcome in result.results
+            ],
+        )
+        failures = result.blocking_failures
+        return dg.AssetCheckResult(
+            passed=result.success_blocking,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description="; ".join(f"{f.name}: {f.unexpected_count} rows" for f in failures) or None,
+            metadata={
+                "rows_validated": len(frame),
+                "blocking_failures": [f.name for f in failures],
+            },
+        )
+
+    return _check
+
+
+record_suite_checks = [
+    _record_suite_check(fact, module, function, what)
+    for fact, (module, function, what) in RECORD_SUITES.items()
+]

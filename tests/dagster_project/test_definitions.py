@@ -49,6 +49,15 @@ def test_gate_checks_are_blocking(definitions):
     assert specs[("raw/files", "reconciliation")].blocking
     assert specs[("marts/fct_stops", "gx_stops_suite")].blocking
     assert specs[("marts/fct_arrests", "gx_arrests_suite")].blocking
+    for fact, suite in (
+        ("fct_calls_for_service", "calls_for_service"),
+        ("fct_bwc_recordings", "bwc_recordings"),
+        ("fct_bwc_audit_events", "bwc_audit_events"),
+        ("fct_school_incidents", "school_incidents"),
+        ("fct_survey_responses", "survey_responses"),
+        ("fct_survey_item_responses", "survey_item_responses"),
+    ):
+        assert specs[(f"marts/{fact}", f"gx_{suite}_suite")].blocking
     dbt_checks = [
         name for asset, name in specs if asset == "marts/fct_stops" and name.startswith("unique")
     ]

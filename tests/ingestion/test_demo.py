@@ -16,7 +16,7 @@ import openpyxl
 import pytest
 import yaml
 
-from ingestion import demo
+from ingestion import demo, demo_records
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENCIES_DIR = ROOT / "ingestion" / "agencies"
@@ -650,7 +650,123 @@ def test_too_few_rows_rejected(tmp_path):
 def test_cli(tmp_path, capsys):
     assert demo.main(["--rows", "3000", "--out", str(tmp_path), "--seed", "7"]) == 0
     out = capsys.readouterr().out.strip()
-    assert out.count("\n") == 0 and "11 files" in out
+    assert out.count("\n") == 0 and "44 files" in out
     manifest = json.loads((tmp_path / demo.MANIFEST_NAME).read_text())
     assert manifest["seed"] == 7 and manifest["rows"] == 3000
     assert sum(e["person_stops"] for e in manifest["agencies"].values()) == 3000
+
+
+# --- every other record type (ingestion/demo_records.py) --------------------------------------
+
+
+def _rows(records, manifest, agency_id: str, dataset: str) -> list[dict]:
+    (file,) = files_of(manifest["agencies"][agency_id], dataset)
+    rows = [r for _, r, _ in records[agency_id][file["path"]][1]]
+    assert None not in rows, f"{file['path']}: every line parses"
+    return rows
+
+
+@pytest.mark.parametrize("dataset", demo_records.DATASETS)
+@pytest.mark.parametrize("agency_id", demo.AGENCIES)
+def test_record_mapping_covers_generated_file(agency_id, dataset, generated, records):
+    from ingestion import config
+
+    _, manifest = generated
+    mapping = config.load_mapping(agency_id, dataset, root=AGENCIES_DIR)
+    spec = config.dataset_spec(dataset)
+    (file,) = files_of(manifest["agencies"][agency_id], dataset)
+    assert Path(file["path"]).match(mapping.file_pattern)
+    header, lines = records[agency_id][file["path"]]
+    assert len(lines) == file["data_rows"] > 0 and file["malformed"] == []
+    sources = {**mapping.columns, **{f: c for f, cols in mapping.list_of.items() for c in cols}}
+    for source in [*sources.values(), *mapping.personal_data]:
+        assert source in header, f"{agency_id}/{dataset}: {source!r} not in the file"
+    for name, field in spec.fields.items():
+        if field.required:
+            assert name in mapping.columns or name.replace("_date", "_datetime") in mapping.columns
+    rows = [r for _, r, _ in lines]
+    for name, field in spec.fields.items():
+        if field.type != "code" or name not in mapping.columns and name not in mapping.list_of:
+            continue
+        table = {_norm(k): _norm(v) for k, v in mapping.values.get(name, {}).items()}
+        domain = set(field.domain)
+        assert set(table.values()) <= domain
+        columns = mapping.list_of.get(name) or [mapping.columns[name]]
+        emitted = {_norm(r[c]) for r in rows for c in columns if r[c] not in (None, "")}
+        assert emitted and emitted <= set(table) | domain, f"{agency_id}.{dataset}.{name}"
+
+
+@pytest.mark.parametrize("agency_id", demo.AGENCIES)
+def test_records_link_consistently(agency_id, generated, records):
+    _, manifest = generated
+    entry = manifest["agencies"][agency_id]
+
+    def rows(dataset: str) -> list[dict]:
+        mapping = load_config(agency_id, dataset)[1]
+        inverse = {field: source for field, source in mapping["columns"].items()}
+        return [
+            {field: r[source] for field, source in inverse.items() if isinstance(source, str)}
+            for r in _rows(records, manifest, agency_id, dataset)
+        ]
+
+    calls = {r["source_record_id"]: r for r in rows("calls_for_service")}
+    force = rows("use_of_force")
+    recordings = rows("bwc_recordings")
+    complaints = {r["source_record_id"]: r for r in rows("complaints")}
+    # force incidents come from calls that ended in an arrest
+    assert force and all(
+        calls[r["call_record_id"]]["disposition"] in ("ARR", "Arrest", "arrest") for r in force
+    )
+    incidents = {r["incident_record_id"] for r in force}
+    recorded = {r["use_of_force_record_id"] for r in recordings if r["use_of_force_record_id"]}
+    assert recorded < incidents  # some force incidents have a recording, some do not
+    effect = entry["record_effects"]["bwc_activation"]
+    assert len(recorded) == effect["force_incidents_with_recording"]
+    assert (
+        len(incidents) == effect["force_incidents"] == entry["facts"]["fct_use_of_force_incidents"]
+    )
+    # the designed share of the incidents, rounded to whole incidents
+    compliance = demo_records.BWC_COMPLIANCE[agency_id]
+    assert abs(len(recorded) / len(incidents) - compliance) <= 0.5 / len(incidents) + 1e-9
+    # recordings name calls, stops that ended in an arrest, and complaints that exist
+    stop_link = STOP_LINK[agency_id]
+    arrest_stops = {
+        r[stop_link] for r in accepted(records, manifest, agency_id, "arrests") if r[stop_link]
+    }
+    for r in recordings:
+        assert not r["call_record_id"] or r["call_record_id"] in calls
+        assert not r["stop_record_id"] or r["stop_record_id"] in arrest_stops
+        assert not r["complaint_record_id"] or r["complaint_record_id"] in complaints
+    by_id = {r["source_record_id"]: r for r in recordings}
+    footage = [c for c in complaints.values() if c["bwc_recording_record_id"]]
+    assert footage and len(footage) < len(complaints)
+    for complaint in footage:
+        assert (
+            by_id[complaint["bwc_recording_record_id"]]["complaint_record_id"]
+            == complaint["source_record_id"]
+        )
+    assert len(recordings) == entry["facts"]["fct_bwc_recordings"]
+
+
+def test_record_effects_as_designed(generated):
+    _, manifest = generated
+    alder = manifest["agencies"]["alder_pd"]["record_effects"]
+    force = alder["force_per_arrest"]
+    rate = {
+        race: force["force_subjects_by_race"][race] / force["accepted_arrests_by_race"][race]
+        for race in ("white", "black")
+    }
+    assert 1.35 < rate["black"] / rate["white"] < 1.65
+    school = alder["school_discipline"]
+    assert school["discipline_matters"] / school["contacts"] == pytest.approx(0.60, abs=0.005)
+    survey = alder["survey_unit_effect"]
+    means = survey["mean_scored_value_by_unit"]
+    assert means["Patrol South"] < min(m for u, m in means.items() if u != "Patrol South") - 0.5
+    medians = alder["response_seconds_median_by_priority"]["generated"]
+    assert [medians[p] for p in "1234"] == sorted(medians[p] for p in "1234")
+    sustained = alder["sustained_by_complainant_race"]
+    assert (
+        sustained["black"]["sustained"] / sustained["black"]["closed_allegations"]
+        < sustained["white"]["sustained"] / sustained["white"]["closed_allegations"]
+    )
+    assert manifest["expected_facts"]["alder_pd"] == manifest["agencies"]["alder_pd"]["facts"]

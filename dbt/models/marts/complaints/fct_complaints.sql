@@ -42,6 +42,11 @@ final as (
         case when complaints.closed_date is null then 'open' else 'closed' end as status,
         complaints.complaint_source,
         complaints.beat,
+        -- the same hash as fct_bwc_recordings.recording_id: the footage the investigation reviewed
+        case
+            when complaints.bwc_recording_record_id is not null
+                then md5(complaints.agency_id || '|' || complaints.bwc_recording_record_id)
+        end as bwc_recording_id,
         cast(coalesce(allegation_counts.allegation_count, 0) as integer) as allegation_count,
         cast(
             coalesce(allegation_counts.sustained_allegation_count, 0) as integer

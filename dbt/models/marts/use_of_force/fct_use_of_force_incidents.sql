@@ -71,6 +71,11 @@ final as (
         first_rows.district,
         first_rows.beat,
         first_rows.reason_for_contact,
+        -- the same hash as fct_calls_for_service.call_id, so the incident joins its call
+        case
+            when first_rows.call_record_id is not null
+                then md5(first_rows.agency_id || '|' || first_rows.call_record_id)
+        end as call_id,
         case aggregated.highest_force_level_rank
             when 4 then 'ois'
             when 3 then 'level_3'

@@ -47,6 +47,7 @@ final as (
         coalesce(complaint_source_mapped, 'unknown') as complaint_source,
         cast(district as varchar) as district,
         cast(beat as varchar) as beat,
+        cast(bwc_recording_record_id as varchar) as bwc_recording_record_id,
 
         -- delivered values of the mapped fields
         {%- for field in value_fields %}

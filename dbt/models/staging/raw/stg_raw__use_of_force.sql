@@ -78,6 +78,7 @@ final as (
         cast(incident_record_id as varchar) as incident_record_id,
         cast(officer_id_hash as varchar) as officer_id_hash,
         cast(subject_id_hash as varchar) as subject_id_hash,
+        cast(call_record_id as varchar) as call_record_id,
 
         -- dimensions
         incident_date_cast as incident_date,
