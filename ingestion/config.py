@@ -24,6 +24,7 @@ FIELD_TYPES = ("string", "integer", "date", "time", "datetime", "code", "boolean
 # Elements of a `list` field in its raw column (Dallas TYPE_OF_FORCE_USED1..10 -> "a|b|c").
 LIST_SEPARATOR = "|"
 TREATMENTS = ("drop", "hash")
+LINK_ROWS = ("one", "many")
 BOOLEAN_SPELLINGS = {
     "true": "true", "t": "true", "yes": "true", "y": "true", "1": "true",
     "false": "false", "f": "false", "no": "false", "n": "false", "0": "false",
@@ -79,6 +80,20 @@ class Agency:
 
 
 @dataclass(frozen=True)
+class LinkedFile:
+    """A further file of the same delivery joined to every row of the main file by key (Chicago
+    PD's TRR subjects, officers and actions files beside TRR-main). Its column C is read as
+    "<name>.C"; with rows: many, as C's non-empty values of the matching rows joined with '|'."""
+
+    name: str
+    file_pattern: str  # its `*`s stand for the texts the main file_pattern's `*`s matched
+    key: str  # the linked file's key column ...
+    on: str  # ... equal to this column of the main file
+    rows: str = "one"  # one: at most one linked row per main row | many: any number
+    where: dict[str, list[str]] = field(default_factory=dict)  # keep rows with these texts
+
+
+@dataclass(frozen=True)
 class Mapping:
     agency_id: str
     dataset: str
@@ -105,6 +120,7 @@ class Mapping:
     not_recorded: list[str] = field(default_factory=list)
     excel: dict[str, Any] = field(default_factory=dict)
     one_of: dict[str, list[str]] = field(default_factory=dict)
+    linked_files: dict[str, LinkedFile] = field(default_factory=dict)
     path: Path | None = None
 
     def for_columns(self, present: Iterable[str]) -> Mapping:
@@ -265,6 +281,7 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
     except LookupError:
         raise doc.error(("encoding",), f"unknown encoding {encoding!r}") from None
 
+    linked_files = _linked_files(doc, pattern)
     raw_columns = doc.get("columns", kind=dict, required=True)
     columns: dict[str, str] = {}
     any_of: dict[str, list[str]] = {}
@@ -467,8 +484,55 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
         not_recorded=[str(n) for n in not_recorded],
         excel=doc.get("excel", kind=dict) or {},
         one_of=one_of,
+        linked_files=linked_files,
         path=path,
     )
+
+
+def _linked_files(doc: _Located, main_pattern: str) -> dict[str, LinkedFile]:
+    """`linked_files:`: further files of one delivery, joined to the main file's rows by key."""
+    out: dict[str, LinkedFile] = {}
+    for name, raw in (doc.get("linked_files", kind=dict) or {}).items():
+        where = ("linked_files", str(name))
+        if not isinstance(name, str) or not ID_PATTERN.match(name):
+            raise doc.error(where, "a linked file's name uses lowercase letters, digits and _")
+        if not isinstance(raw, dict):
+            raise doc.error(where, "must be a mapping with file_pattern, key, rows")
+        # YAML 1.1 reads a bare `on:` key as the boolean true
+        raw = {("on" if k is True else str(k)): v for k, v in raw.items()}
+        unknown = set(raw) - {"file_pattern", "key", "on", "rows", "where"}
+        if unknown:
+            raise doc.error((*where, sorted(unknown)[0]), "unknown key of a linked file")
+        pattern = raw.get("file_pattern")
+        if not isinstance(pattern, str) or not pattern:
+            raise doc.error((*where, "file_pattern"), "is required")
+        if "/" in pattern or ".." in pattern or any(c in pattern for c in "?["):
+            raise doc.error((*where, "file_pattern"), "must be a file name pattern using only *")
+        if any(c in main_pattern for c in "?[") or pattern.count("*") != main_pattern.count("*"):
+            raise doc.error(
+                (*where, "file_pattern"),
+                f"must have as many * as file_pattern {main_pattern!r} (and neither ? nor [...]):"
+                " each * stands for the text the main file's name has there",
+            )
+        key = raw.get("key")
+        if not isinstance(key, str | int) or str(key) == "":
+            raise doc.error((*where, "key"), "must name the linked file's key column")
+        on = raw.get("on", key)
+        if not isinstance(on, str | int) or str(on) == "":
+            raise doc.error((*where, "on"), "must name the main file's key column")
+        rows = raw.get("rows", "one")
+        if rows not in LINK_ROWS:
+            raise doc.error((*where, "rows"), f"must be one of {', '.join(LINK_ROWS)}")
+        if raw.get("where") is not None and not isinstance(raw.get("where"), dict):
+            raise doc.error((*where, "where"), "must map a column to the texts to keep")
+        filters: dict[str, list[str]] = {}
+        for column, texts in (raw.get("where") or {}).items():
+            texts = texts if isinstance(texts, list) else [texts]
+            if not texts or not all(isinstance(t, str | int) for t in texts):
+                raise doc.error((*where, "where", str(column)), "must list cell texts")
+            filters[str(column)] = [str(t).strip() for t in texts]
+        out[name] = LinkedFile(name, pattern, str(key), str(on), rows, filters)
+    return out
 
 
 def _canonical_text(value: Any) -> str:
