@@ -7,7 +7,13 @@ import dagster as dg
 from dagster_project.defs.automation import new_files_sensor, nightly_job, nightly_schedule
 from dagster_project.defs.ingestion import raw_ingest
 from dagster_project.defs.publication import build_publish_asset
-from dagster_project.defs.quality import gx_arrests_suite, gx_stops_suite
+from dagster_project.defs.quality import (
+    gx_arrests_suite,
+    gx_complaints_suite,
+    gx_incidents_suite,
+    gx_stops_suite,
+    gx_use_of_force_suite,
+)
 from dagster_project.defs.transform import MANIFEST, build_dbt_assets, dbt_resource
 from ingestion import settings
 
@@ -18,7 +24,13 @@ def defs() -> dg.Definitions:
     dbt_assets = build_dbt_assets()  # prepares the dbt manifest when the project changed
     return dg.Definitions(
         assets=[raw_ingest, dbt_assets, build_publish_asset(MANIFEST)],
-        asset_checks=[gx_stops_suite, gx_arrests_suite],
+        asset_checks=[
+            gx_stops_suite,
+            gx_arrests_suite,
+            gx_incidents_suite,
+            gx_use_of_force_suite,
+            gx_complaints_suite,
+        ],
         jobs=[nightly_job],
         schedules=[nightly_schedule],
         sensors=[new_files_sensor],
