@@ -77,6 +77,9 @@ class Agency:
     reference_group: str
     population: dict[int, dict[str, int]]
     path: Path
+    # The city the agency polices, to match reference datasets that name a city and state but
+    # no agency (the Washington Post's fatal-force file); empty when not given.
+    city: str = ""
 
 
 @dataclass(frozen=True)
@@ -259,13 +262,14 @@ def load_agency(agency_id: str, root: Path | None = None) -> Agency:
         reference_group=reference,
         population=population,
         path=path,
+        city=doc.get("city", kind=str) or "",
     )
 
 
 def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapping:
     check_id(agency_id, "agency id")
     spec = dataset_spec(dataset)
-    path = (root or settings.agencies_dir()) / agency_id / f"{dataset}.yml"
+    path = (root or mapping_root(dataset)) / agency_id / f"{dataset}.yml"
     if not path.exists():
         raise ConfigError(f"{path}: no such file: agency {agency_id!r} has no {dataset} mapping")
     doc = _Located(path)
@@ -556,5 +560,30 @@ def agency_ids(root: Path | None = None) -> list[str]:
 
 
 def onboarded(dataset: str, root: Path | None = None) -> list[str]:
+    if root is None and dataset in settings.REFERENCE_DATASETS:
+        return reference_sources(dataset)
     base = root or settings.agencies_dir()
     return [a for a in agency_ids(base) if (base / a / f"{dataset}.yml").exists()]
+
+
+def mapping_root(dataset: str) -> Path:
+    """Where the mappings of `dataset` live: the agencies' folders, or for a reference dataset
+    (settings.REFERENCE_DATASETS) the reference sources' folders."""
+    if dataset in settings.REFERENCE_DATASETS:
+        return settings.REFERENCE_DIR
+    return settings.agencies_dir()
+
+
+def reference_sources(dataset: str | None = None) -> list[str]:
+    """Ids of the reference sources (ingestion/reference/<source_id>/), those mapping `dataset`
+    when given."""
+    base = settings.REFERENCE_DIR
+    if not base.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in base.iterdir()
+        if p.is_dir()
+        and ID_PATTERN.match(p.name)
+        and (any(p.glob("*.yml")) if dataset is None else (p / f"{dataset}.yml").exists())
+    )

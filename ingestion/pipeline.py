@@ -136,7 +136,7 @@ def unknown_agency_folders() -> list[str]:
     landing = settings.landing_dir()
     if not landing.is_dir():
         return []
-    known = set(config.agency_ids())
+    known = set(config.agency_ids()) | set(config.reference_sources())
     return sorted(p.name for p in landing.iterdir() if p.is_dir() and p.name not in known)
 
 
@@ -339,6 +339,7 @@ def config_tables(datasets: Iterable[str]) -> dict[str, pa.Table]:
                 "longitude": agency.longitude,
                 "first_year": agency.first_year,
                 "reference_group": agency.reference_group,
+                "city": agency.city or None,
             }
         )
         for year, groups in sorted(agency.population.items()):
@@ -385,6 +386,7 @@ def config_tables(datasets: Iterable[str]) -> dict[str, pa.Table]:
                     ("longitude", pa.float64()),
                     ("first_year", pa.int64()),
                     ("reference_group", pa.string()),
+                    ("city", pa.string()),
                 ]
             ),
         ),
