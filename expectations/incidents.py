@@ -2,7 +2,7 @@
 incident) and `marts.fct_incident_offenses` (one row per offense line).
 
 Blocking: keys, required fields, the value domains of ingestion/canonical/incidents.yml and the
-NIBRS groups, no incident dated in the future, every incident with at least one offense, and the
+NIBRS groups, no incident dated in the future, every incident with at least one offense line, and the
 link: every offense line belongs to an existing incident.
 """
 
@@ -55,7 +55,10 @@ def validate_incidents(
                     }
                 ),
                 not_in_future("incident_date", today),
-                between("offense_count", 1, None, name="offense_count_positive"),
+                # Every incident has an offense line; its count of distinct offense codes is 0
+                # when the lines carry none (an unfounded incident).
+                between("offense_line_count", 1, None, name="offense_line_count_positive"),
+                between("offense_count", 0, None, name="offense_count_not_negative"),
             ],
             ("incident_id", "agency_id"),
         ),

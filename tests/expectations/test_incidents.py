@@ -24,7 +24,8 @@ def clean() -> tuple[pd.DataFrame, pd.DataFrame]:
                 "agency_id": "stlouis_mpd",
                 "source_record_id": f"R{n}",
                 "incident_date": day,
-                "offense_count": lines,
+                "offense_count": lines if n != 9 else 0,  # no offense code (unfounded)
+                "offense_line_count": lines,
                 "top_offense_group": ("group_a", "group_b", "unknown")[n % 3],
                 "top_crime_against": ("person", "property", "society", "unknown")[n % 4],
             }
@@ -47,7 +48,8 @@ def clean() -> tuple[pd.DataFrame, pd.DataFrame]:
 FAULTS = {
     "incidents.incident_id_unique",
     "incidents.incident_date_not_in_future",
-    "incidents.offense_count_positive",
+    "incidents.offense_line_count_positive",
+    "incidents.offense_count_not_negative",
     "incidents.top_offense_group_in_domain",
     "offenses.incident_id_references_incidents",
     "offenses.incident_offense_id_not_null",
@@ -63,7 +65,8 @@ def results():
     incidents, offenses = clean()
     incidents.loc[1, "incident_id"] = "i0"
     incidents.loc[2, "incident_date"] = pd.Timestamp(TODAY + timedelta(days=2))
-    incidents.loc[3, "offense_count"] = 0
+    incidents.loc[3, "offense_line_count"] = 0
+    incidents.loc[5, "offense_count"] = -1
     incidents.loc[4, "top_offense_group"] = "group_c"
     offenses.loc[0, "incident_id"] = "i-orphan"
     offenses.loc[1, "incident_offense_id"] = None

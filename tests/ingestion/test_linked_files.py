@@ -176,3 +176,18 @@ def test_invalid_links_are_reported_with_file_and_line(tmp_path, subjects, messa
     with pytest.raises(config.ConfigError, match=message) as info:
         setup(tmp_path, mapping=MAPPING.replace(SUBJECTS, subjects))
     assert "use_of_force.yml:5: linked_files." in str(info.value)
+
+
+def test_validate_joins_the_linked_files_as_the_nightly_load_does(tmp_path, monkeypatch):
+    from ingestion.validate import validate_file
+
+    mapping, landing = setup(tmp_path)
+    report = validate_file("test_pd", landing / "main_2020.csv", mapping)
+    assert report.loadable, report.error
+    assert (report.rows_raw, report.rows_accepted, report.rows_rejected) == (4, 3, 1)
+    assert not report.missing_columns  # subjects.race and the others are found
+    assert any(n.startswith("linked shots: shots_2020.csv, 1 row(s)") for n in report.notes)
+    (landing / "actions_2020.csv").unlink()
+    report = validate_file("test_pd", landing / "main_2020.csv", mapping)
+    assert not report.loadable
+    assert "linked file 'actions' (actions_2020.csv" in report.error
