@@ -11,21 +11,17 @@ SOURCE.md's own counts.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import gzip
 import hashlib
-import io
 import re
-import shutil
-import time
 from collections import Counter
 from pathlib import Path
 
-import duckdb
 import pytest
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
+from tests.real.conftest import REAL, nightly_run, query
+
 FOLDER = REAL / "chicago-cpd-trr-2017-2020"
 TABLES = (
     "main",
@@ -62,14 +58,6 @@ def csv_records(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def query(warehouse: Path, sql: str, params=None) -> list[tuple]:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
 @pytest.fixture(scope="module")
 def records():
     return {t: csv_records(p) for t, p in FILES.items()}
@@ -77,36 +65,10 @@ def records():
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    data = tmp_path_factory.mktemp("lantern_real_trr")
-    mp = pytest.MonkeyPatch()
-    for var in ("LANTERN_AGENCIES_DIR", "LANTERN_LANDING_DIR", "LANTERN_PUBLISH_DIR"):
-        mp.delenv(var, raising=False)  # the repository's mappings, the folders below
-    mp.setenv("LANTERN_DATA_DIR", str(data))
-    mp.setenv("LANTERN_WAREHOUSE", str(data / "warehouse.duckdb"))
-    mp.setenv("DAGSTER_HOME", str(data / "dagster_home"))
-    mp.setenv("LANTERN_SALT", "test")
-    folder = data / "landing" / "chicago_pd" / "use_of_force"
-    folder.mkdir(parents=True)
-    for source in FILES.values():  # all eight, statuses (with names) included
-        shutil.copyfile(source, folder / source.name)
-
-    from dagster_project.cli import run_pipeline
-
-    summary = io.StringIO()
-    started = time.monotonic()
-    with contextlib.redirect_stdout(summary):
-        rc = run_pipeline()
-    seconds = time.monotonic() - started
-    print(f"nightly run over Chicago TRR: rc={rc} in {seconds:.0f} s\n{summary.getvalue()}")
-    yield {
-        "rc": rc,
-        "summary": summary.getvalue(),
-        "data": data,
-        "warehouse": data / "warehouse.duckdb",
-        "published": data / "publish" / "current" / "data",
-    }
-    mp.undo()
-    shutil.rmtree(data, ignore_errors=True)
+    # all eight files, statuses (with names) included
+    landings = {("chicago_pd", "use_of_force"): list(FILES.values())}
+    with nightly_run(tmp_path_factory.mktemp("lantern_real_trr"), landings, "Chicago TRR") as r:
+        yield r
 
 
 def test_quality_gate_passed_and_release_published(run):
