@@ -9,7 +9,14 @@ from dagster_project.defs.analytics import analytics_fits
 from dagster_project.defs.automation import new_files_sensor, nightly_job, nightly_schedule
 from dagster_project.defs.ingestion import raw_ingest
 from dagster_project.defs.publication import build_publish_asset
-from dagster_project.defs.quality import gx_arrests_suite, gx_stops_suite, record_suite_checks
+from dagster_project.defs.quality import (
+    gx_arrests_suite,
+    gx_complaints_suite,
+    gx_incidents_suite,
+    gx_stops_suite,
+    gx_use_of_force_suite,
+    record_suite_checks,
+)
 from dagster_project.defs.transform import MANIFEST, build_dbt_assets, dbt_resource
 from ingestion import settings
 
@@ -25,7 +32,14 @@ def defs() -> dg.Definitions:
             analytics_fits,
             build_publish_asset(MANIFEST, extra_tables=public_tables()),
         ],
-        asset_checks=[gx_stops_suite, gx_arrests_suite, *record_suite_checks],
+        asset_checks=[
+            gx_stops_suite,
+            gx_arrests_suite,
+            gx_incidents_suite,
+            gx_use_of_force_suite,
+            gx_complaints_suite,
+            *record_suite_checks,
+        ],
         jobs=[nightly_job],
         schedules=[nightly_schedule],
         sensors=[new_files_sensor],

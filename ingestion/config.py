@@ -24,6 +24,7 @@ FIELD_TYPES = ("string", "integer", "date", "time", "datetime", "code", "boolean
 # Elements of a `list` field in its raw column (Dallas TYPE_OF_FORCE_USED1..10 -> "a|b|c").
 LIST_SEPARATOR = "|"
 TREATMENTS = ("drop", "hash")
+LINK_ROWS = ("one", "many")
 BOOLEAN_SPELLINGS = {
     "true": "true", "t": "true", "yes": "true", "y": "true", "1": "true",
     "false": "false", "f": "false", "no": "false", "n": "false", "0": "false",
@@ -76,6 +77,23 @@ class Agency:
     reference_group: str
     population: dict[int, dict[str, int]]
     path: Path
+    # The city the agency polices, to match reference datasets that name a city and state but
+    # no agency (the Washington Post's fatal-force file); empty when not given.
+    city: str = ""
+
+
+@dataclass(frozen=True)
+class LinkedFile:
+    """A further file of the same delivery joined to every row of the main file by key (Chicago
+    PD's TRR subjects, officers and actions files beside TRR-main). Its column C is read as
+    "<name>.C"; with rows: many, as C's non-empty values of the matching rows joined with '|'."""
+
+    name: str
+    file_pattern: str  # its `*`s stand for the texts the main file_pattern's `*`s matched
+    key: str  # the linked file's key column ...
+    on: str  # ... equal to this column of the main file
+    rows: str = "one"  # one: at most one linked row per main row | many: any number
+    where: dict[str, list[str]] = field(default_factory=dict)  # keep rows with these texts
 
 
 @dataclass(frozen=True)
@@ -105,6 +123,7 @@ class Mapping:
     not_recorded: list[str] = field(default_factory=list)
     excel: dict[str, Any] = field(default_factory=dict)
     one_of: dict[str, list[str]] = field(default_factory=dict)
+    linked_files: dict[str, LinkedFile] = field(default_factory=dict)
     path: Path | None = None
 
     def for_columns(self, present: Iterable[str]) -> Mapping:
@@ -243,13 +262,14 @@ def load_agency(agency_id: str, root: Path | None = None) -> Agency:
         reference_group=reference,
         population=population,
         path=path,
+        city=doc.get("city", kind=str) or "",
     )
 
 
 def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapping:
     check_id(agency_id, "agency id")
     spec = dataset_spec(dataset)
-    path = (root or settings.agencies_dir()) / agency_id / f"{dataset}.yml"
+    path = (root or mapping_root(dataset)) / agency_id / f"{dataset}.yml"
     if not path.exists():
         raise ConfigError(f"{path}: no such file: agency {agency_id!r} has no {dataset} mapping")
     doc = _Located(path)
@@ -265,6 +285,7 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
     except LookupError:
         raise doc.error(("encoding",), f"unknown encoding {encoding!r}") from None
 
+    linked_files = _linked_files(doc, pattern)
     raw_columns = doc.get("columns", kind=dict, required=True)
     columns: dict[str, str] = {}
     any_of: dict[str, list[str]] = {}
@@ -467,8 +488,55 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
         not_recorded=[str(n) for n in not_recorded],
         excel=doc.get("excel", kind=dict) or {},
         one_of=one_of,
+        linked_files=linked_files,
         path=path,
     )
+
+
+def _linked_files(doc: _Located, main_pattern: str) -> dict[str, LinkedFile]:
+    """`linked_files:`: further files of one delivery, joined to the main file's rows by key."""
+    out: dict[str, LinkedFile] = {}
+    for name, raw in (doc.get("linked_files", kind=dict) or {}).items():
+        where = ("linked_files", str(name))
+        if not isinstance(name, str) or not ID_PATTERN.match(name):
+            raise doc.error(where, "a linked file's name uses lowercase letters, digits and _")
+        if not isinstance(raw, dict):
+            raise doc.error(where, "must be a mapping with file_pattern, key, rows")
+        # YAML 1.1 reads a bare `on:` key as the boolean true
+        raw = {("on" if k is True else str(k)): v for k, v in raw.items()}
+        unknown = set(raw) - {"file_pattern", "key", "on", "rows", "where"}
+        if unknown:
+            raise doc.error((*where, sorted(unknown)[0]), "unknown key of a linked file")
+        pattern = raw.get("file_pattern")
+        if not isinstance(pattern, str) or not pattern:
+            raise doc.error((*where, "file_pattern"), "is required")
+        if "/" in pattern or ".." in pattern or any(c in pattern for c in "?["):
+            raise doc.error((*where, "file_pattern"), "must be a file name pattern using only *")
+        if any(c in main_pattern for c in "?[") or pattern.count("*") != main_pattern.count("*"):
+            raise doc.error(
+                (*where, "file_pattern"),
+                f"must have as many * as file_pattern {main_pattern!r} (and neither ? nor [...]):"
+                " each * stands for the text the main file's name has there",
+            )
+        key = raw.get("key")
+        if not isinstance(key, str | int) or str(key) == "":
+            raise doc.error((*where, "key"), "must name the linked file's key column")
+        on = raw.get("on", key)
+        if not isinstance(on, str | int) or str(on) == "":
+            raise doc.error((*where, "on"), "must name the main file's key column")
+        rows = raw.get("rows", "one")
+        if rows not in LINK_ROWS:
+            raise doc.error((*where, "rows"), f"must be one of {', '.join(LINK_ROWS)}")
+        if raw.get("where") is not None and not isinstance(raw.get("where"), dict):
+            raise doc.error((*where, "where"), "must map a column to the texts to keep")
+        filters: dict[str, list[str]] = {}
+        for column, texts in (raw.get("where") or {}).items():
+            texts = texts if isinstance(texts, list) else [texts]
+            if not texts or not all(isinstance(t, str | int) for t in texts):
+                raise doc.error((*where, "where", str(column)), "must list cell texts")
+            filters[str(column)] = [str(t).strip() for t in texts]
+        out[name] = LinkedFile(name, pattern, str(key), str(on), rows, filters)
+    return out
 
 
 def _canonical_text(value: Any) -> str:
@@ -492,5 +560,30 @@ def agency_ids(root: Path | None = None) -> list[str]:
 
 
 def onboarded(dataset: str, root: Path | None = None) -> list[str]:
+    if root is None and dataset in settings.REFERENCE_DATASETS:
+        return reference_sources(dataset)
     base = root or settings.agencies_dir()
     return [a for a in agency_ids(base) if (base / a / f"{dataset}.yml").exists()]
+
+
+def mapping_root(dataset: str) -> Path:
+    """Where the mappings of `dataset` live: the agencies' folders, or for a reference dataset
+    (settings.REFERENCE_DATASETS) the reference sources' folders."""
+    if dataset in settings.REFERENCE_DATASETS:
+        return settings.REFERENCE_DIR
+    return settings.agencies_dir()
+
+
+def reference_sources(dataset: str | None = None) -> list[str]:
+    """Ids of the reference sources (ingestion/reference/<source_id>/), those mapping `dataset`
+    when given."""
+    base = settings.REFERENCE_DIR
+    if not base.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in base.iterdir()
+        if p.is_dir()
+        and ID_PATTERN.match(p.name)
+        and (any(p.glob("*.yml")) if dataset is None else (p / f"{dataset}.yml").exists())
+    )

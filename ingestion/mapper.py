@@ -19,6 +19,8 @@ from ingestion.readers import ParsedFile, Reject
 
 BATCH_ROWS = 250_000
 INTEGER_PATTERN = r"^[+-]?[0-9]+(\.0*)?$"
+# Column of `src` (ingestion/linking.py) saying why a row's linked files make it unusable.
+LINK_REASON = "_linked_reason"
 
 
 class ContractViolation(Exception):
@@ -212,6 +214,12 @@ def map_file(
             and not fspec.default_code
         ):
             reasons.append(f"case when {v} is null then {label} || ': required value is empty' end")
+
+    src_columns = {
+        r[0] for r in parsed.con.execute("select name from pragma_table_info('src')").fetchall()
+    }
+    if LINK_REASON in src_columns:
+        reasons.insert(0, quote_ident(LINK_REASON))
 
     if missing_required:
         wanted = []

@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from ingestion import config, settings
+from ingestion.linking import attach_linked, delivery_hash, linked_paths
 from ingestion.mapper import ContractViolation, map_file
 from ingestion.readers import UnreadableFile, file_sha256, read_file
 
@@ -135,7 +136,7 @@ def unknown_agency_folders() -> list[str]:
     landing = settings.landing_dir()
     if not landing.is_dir():
         return []
-    known = set(config.agency_ids())
+    known = set(config.agency_ids()) | set(config.reference_sources())
     return sorted(p.name for p in landing.iterdir() if p.is_dir() and p.name not in known)
 
 
@@ -235,7 +236,9 @@ def delivered_rows(
     yield dlt.mark.with_table_name(FILES_SCHEMA.empty_table(), "files")
     for agency_id, path in files:
         relative = path.relative_to(landing).as_posix()
-        file_hash = file_sha256(path)
+        mapping = config.load_mapping(agency_id, dataset)
+        # With linked files, the hash covers every file of the delivery (ingestion/linking.py).
+        file_hash = delivery_hash(file_sha256(path), linked_paths(path, mapping, must_exist=False))
         if relative in ledger.get(file_hash, set()):
             result.skipped += 1
             continue
@@ -250,7 +253,6 @@ def delivered_rows(
                 _file_table(outcome, path.stat().st_size, loaded_at, result.load_id), "files"
             )
             continue
-        mapping = config.load_mapping(agency_id, dataset)
         try:
             parsed = read_file(
                 path,
@@ -264,6 +266,7 @@ def delivered_rows(
             log.error("agency %s, file %s: %s", agency_id, relative, exc)
         else:
             try:
+                link_notes = attach_linked(parsed, mapping, linked_paths(path, mapping))
                 mapped = map_file(
                     parsed,
                     mapping,
@@ -287,7 +290,7 @@ def delivered_rows(
                 outcome.rows_raw = parsed.rows_raw
                 outcome.rows_accepted = mapped.rows_accepted
                 outcome.rows_rejected = len(mapped.rejects)
-                outcome.notes = mapped.notes + parsed.notes
+                outcome.notes = link_notes + mapped.notes + parsed.notes
                 for batch in mapped.batches():
                     yield dlt.mark.with_table_name(batch, dataset)
                 if mapped.rejects:
@@ -336,6 +339,7 @@ def config_tables(datasets: Iterable[str]) -> dict[str, pa.Table]:
                 "longitude": agency.longitude,
                 "first_year": agency.first_year,
                 "reference_group": agency.reference_group,
+                "city": agency.city or None,
             }
         )
         for year, groups in sorted(agency.population.items()):
@@ -382,6 +386,7 @@ def config_tables(datasets: Iterable[str]) -> dict[str, pa.Table]:
                     ("longitude", pa.float64()),
                     ("first_year", pa.int64()),
                     ("reference_group", pa.string()),
+                    ("city", pa.string()),
                 ]
             ),
         ),

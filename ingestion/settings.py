@@ -25,7 +25,13 @@ DATASETS = (
     "school_incidents",
     "survey_responses",
     "survey_item_responses",
+    "fatal_force",
 )
+# Reference datasets: records about many agencies kept by a third party (the Washington Post's
+# fatal-force file), mapped in ingestion/reference/<source_id>/<dataset>.yml with the same mapping
+# language and landed in data/landing/<source_id>/<dataset>/; no agency.yml.
+REFERENCE_DIR = PROJECT_ROOT / "ingestion" / "reference"
+REFERENCE_DATASETS = ("fatal_force",)
 
 
 def data_dir() -> Path:

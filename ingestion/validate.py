@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ingestion import config
+from ingestion.linking import attach_linked, linked_paths
 from ingestion.mapper import ContractViolation, map_file, quote_ident
 from ingestion.pipeline import value_map_entries
 from ingestion.readers import UnreadableFile, file_sha256, read_file
@@ -69,6 +70,11 @@ def validate_file(agency_id: str, path: Path, mapping: config.Mapping) -> FileRe
         report.loadable, report.error = False, str(exc)
         return report
     try:
+        try:  # a mapping's linked files (Chicago's TRR tables), joined as for the nightly load
+            link_notes = attach_linked(parsed, mapping, linked_paths(path, mapping))
+        except ContractViolation as exc:
+            report.loadable, report.error = False, str(exc)
+            return report
         mapping = mapping.for_columns(parsed.columns)  # a `one_of` field: the name this file has
         report.rows_raw = parsed.rows_raw
         expected = set(mapping.columns.values()) | {
@@ -103,7 +109,7 @@ def validate_file(agency_id: str, path: Path, mapping: config.Mapping) -> FileRe
             return report
         report.rows_accepted = mapped.rows_accepted
         report.rows_rejected = len(mapped.rejects)
-        report.notes = mapped.notes
+        report.notes = link_notes + mapped.notes
         report.rejected = [
             {"row": r.source_row, "column": r.column_name, "reason": r.reason}
             for r in mapped.rejects

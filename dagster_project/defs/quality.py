@@ -128,6 +128,145 @@ def gx_arrests_suite(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckRes
     )
 
 
+# --- Suites over several related facts (incidents, use of force, complaints) --------------------
+
+FCT_INCIDENTS = dg.AssetKey(["marts", "fct_incidents"])
+FCT_INCIDENT_OFFENSES = dg.AssetKey(["marts", "fct_incident_offenses"])
+FCT_USE_OF_FORCE = {
+    name: dg.AssetKey(["marts", f"fct_use_of_force_{name}"])
+    for name in ("incidents", "subjects", "officers", "actions")
+}
+FCT_COMPLAINTS = dg.AssetKey(["marts", "fct_complaints"])
+FCT_ALLEGATIONS = dg.AssetKey(["marts", "fct_allegations"])
+FCT_COMPLAINANTS = dg.AssetKey(["marts", "fct_complainants"])
+
+# The offense lines the latest load brought, with their incidents: those of the latest load and
+# any other an offense names (so an offense pointing at no incident is caught, not filtered out).
+LATEST_OFFENSES_SQL = """
+with latest as (
+    select max(load_id) as load_id from raw.files where status = 'loaded'
+)
+select * from marts.fct_incident_offenses
+where load_id = (select load_id from latest)
+"""
+LATEST_INCIDENTS_SQL = """
+with latest as (
+    select max(load_id) as load_id from raw.files where status = 'loaded'
+)
+select * from marts.fct_incidents
+where load_id = (select load_id from latest)
+   or incident_id in (
+       select incident_id from marts.fct_incident_offenses
+       where load_id = (select load_id from latest)
+   )
+"""
+
+
+def _suite_result(context, asset_key: str, check_name: str, result, rows: int):
+    """Record every outcome in quality.check_results (the publication's gate) and return the
+    Dagster result: failed when any blocking expectation failed."""
+    warehouse.record_checks(
+        context.op_execution_context.run_id,
+        [
+            {
+                "asset_key": asset_key,
+                "check_name": f"{check_name}.{outcome.name}",
+                "severity": outcome.severity,
+                "passed": outcome.success,
+                "description": outcome.description,
+                "details": {
+                    "column": outcome.column,
+                    "unexpected_count": outcome.unexpected_count,
+                    "examples": outcome.unexpected_examples,
+                },
+            }
+            for outcome in result.results
+        ],
+    )
+    failures = result.blocking_failures
+    return dg.AssetCheckResult(
+        passed=result.success_blocking,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(f"{f.name}: {f.unexpected_count} rows" for f in failures) or None,
+        metadata={
+            "rows_validated": rows,
+            "blocking_failures": [f.name for f in failures],
+            "warn_failures": [f.name for f in result.warn_failures],
+        },
+    )
+
+
+@dg.asset_check(
+    asset=FCT_INCIDENTS,
+    name="gx_incidents_suite",
+    blocking=True,
+    additional_deps=[FCT_INCIDENT_OFFENSES],
+    description="Great Expectations suite `incidents` (expectations/incidents.py): keys, NIBRS "
+    "domains, dates, every offense line of an existing incident (blocking).",
+)
+def gx_incidents_suite(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    from expectations.incidents import validate_incidents
+
+    with warehouse.connect(read_only=True) as con:
+        offenses = con.execute(LATEST_OFFENSES_SQL).df()
+        incidents = con.execute(LATEST_INCIDENTS_SQL).df()
+    result = validate_incidents(incidents, offenses)
+    return _suite_result(
+        context, "marts/fct_incidents", "gx_incidents_suite", result, result.row_count
+    )
+
+
+@dg.asset_check(
+    asset=FCT_USE_OF_FORCE["incidents"],
+    name="gx_use_of_force_suite",
+    blocking=True,
+    additional_deps=[FCT_USE_OF_FORCE[n] for n in ("subjects", "officers", "actions")],
+    description="Great Expectations suite `use_of_force` (expectations/use_of_force.py): keys, "
+    "domains, dates, ages, every subject, officer and action of an existing incident (blocking).",
+)
+def gx_use_of_force_suite(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    from expectations.use_of_force import validate_use_of_force
+
+    # Force reports are thousands a year per agency: the whole facts, so every link is checked.
+    with warehouse.connect(read_only=True) as con:
+        frames = {
+            name: con.execute(f"select * from marts.fct_use_of_force_{name}").df()
+            for name in FCT_USE_OF_FORCE
+        }
+    result = validate_use_of_force(frames)
+    return _suite_result(
+        context,
+        "marts/fct_use_of_force_incidents",
+        "gx_use_of_force_suite",
+        result,
+        result.row_count,
+    )
+
+
+@dg.asset_check(
+    asset=FCT_COMPLAINTS,
+    name="gx_complaints_suite",
+    blocking=True,
+    additional_deps=[FCT_ALLEGATIONS, FCT_COMPLAINANTS],
+    description="Great Expectations suite `complaints` (expectations/complaints.py): keys, "
+    "finding and discipline domains, dates, status, links to complaints (blocking); findings on "
+    "open complaints and date order (warn).",
+)
+def gx_complaints_suite(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    from expectations.complaints import validate_complaints
+
+    # Complaints are a few thousand a year per agency: the whole facts, so every link is checked.
+    with warehouse.connect(read_only=True) as con:
+        frames = [
+            con.execute(f"select * from marts.{name}").df()
+            for name in ("fct_complaints", "fct_allegations", "fct_complainants")
+        ]
+    result = validate_complaints(*frames)
+    return _suite_result(
+        context, "marts/fct_complaints", "gx_complaints_suite", result, result.row_count
+    )
+
+
 # --- the record types of CANONICAL-MODEL b5-b8: one blocking GX suite per fact ---------------------
 
 # fact -> (expectations module, validate function, what the suite checks). Each validates the
@@ -197,34 +336,7 @@ def _record_suite_check(
                 """
             ).df()
         result = validate(frame)
-        warehouse.record_checks(
-            context.op_execution_context.run_id,
-            [
-                {
-                    "asset_key": f"marts/{fact}",
-                    "check_name": f"{check_name}.{outcome.name}",
-                    "severity": outcome.severity,
-                    "passed": outcome.success,
-                    "description": outcome.description,
-                    "details": {
-                        "column": outcome.column,
-                        "unexpected_count": outcome.unexpected_count,
-                        "examples": outcome.unexpected_examples,
-                    },
-                }
-                for outcome in result.results
-            ],
-        )
-        failures = result.blocking_failures
-        return dg.AssetCheckResult(
-            passed=result.success_blocking,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description="; ".join(f"{f.name}: {f.unexpected_count} rows" for f in failures) or None,
-            metadata={
-                "rows_validated": len(frame),
-                "blocking_failures": [f.name for f in failures],
-            },
-        )
+        return _suite_result(context, f"marts/{fact}", check_name, result, len(frame))
 
     return _check
 

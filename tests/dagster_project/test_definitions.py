@@ -58,6 +58,9 @@ def test_gate_checks_are_blocking(definitions):
         ("fct_survey_item_responses", "survey_item_responses"),
     ):
         assert specs[(f"marts/{fact}", f"gx_{suite}_suite")].blocking
+    assert specs[("marts/fct_incidents", "gx_incidents_suite")].blocking
+    assert specs[("marts/fct_use_of_force_incidents", "gx_use_of_force_suite")].blocking
+    assert specs[("marts/fct_complaints", "gx_complaints_suite")].blocking
     dbt_checks = [
         name for asset, name in specs if asset == "marts/fct_stops" and name.startswith("unique")
     ]

@@ -61,10 +61,12 @@ def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "create table raw.agencies (agency_id varchar, agency_name varchar, ori varchar,"
         " state varchar, time_zone varchar, latitude double, longitude double,"
-        " first_year bigint, reference_group varchar)"
+        " first_year bigint, reference_group varchar, city varchar)"
     )
     con.execute(
-        f"insert into raw.agencies values ('{AGENCY}', 'Gum City Police', 'MO0000000', 'MO',"
+        "insert into raw.agencies (agency_id, agency_name, ori, state, time_zone, latitude,"
+        " longitude, first_year, reference_group)"
+        f" values ('{AGENCY}', 'Gum City Police', 'MO0000000', 'MO',"
         " 'America/Chicago', 38.6, -90.2, 2020, 'white')"
     )
     maps = []

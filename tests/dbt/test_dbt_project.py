@@ -120,7 +120,7 @@ def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         create table raw.agencies (
             agency_id varchar, agency_name varchar, ori varchar, state varchar,
             time_zone varchar, latitude double, longitude double, first_year bigint,
-            reference_group varchar
+            reference_group varchar, city varchar
         )
         """
     )
@@ -187,7 +187,9 @@ def build_raw_warehouse(path: Path) -> None:
         insert_value_maps(con)
         con.execute(
             """
-            insert into raw.agencies values
+            insert into raw.agencies
+                (agency_id, agency_name, ori, state, time_zone, latitude, longitude, first_year, reference_group)
+            values
                 ('alder_pd', 'Alder City Police Department', 'OR0000100', 'OR',
                  'America/Los_Angeles', 45.52, -122.68, 2020, 'white'),
                 ('birch_pd', 'Birch Township Police', 'NY0000200', 'NY',

@@ -57,6 +57,7 @@ final as (
         -- dimensions
         cast(agencies.agency_name as varchar) as agency_name,
         cast(agencies.state as varchar) as state,
+        cast(agencies.city as varchar) as city,
         cast(agencies.time_zone as varchar) as time_zone,
         lower(trim(cast(agencies.reference_group as varchar))) as reference_group,
 
