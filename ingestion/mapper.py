@@ -215,8 +215,16 @@ def map_file(
 
     if missing_required:
         wanted = []
+        # A renamed column is one the mapping does not already read for another field.
+        mapped_elsewhere = set(mapping.columns.values()) | {
+            s for sources in (*mapping.any_of.values(), *mapping.list_of.values()) for s in sources
+        }
+        candidates = [c for c in parsed.columns if c not in mapped_elsewhere]
         for name, source in missing_required:
-            close = difflib.get_close_matches(source, parsed.columns, n=1, cutoff=0.6)
+            # the old name inside the new one first (ID -> Report ID), then a similar spelling
+            close = [
+                c for c in candidates if source.lower() in c.lower() or c.lower() in source.lower()
+            ][:1] or difflib.get_close_matches(source, candidates, n=1, cutoff=0.6)
             hint = f" (renamed to '{close[0]}'?)" if close else ""
             wanted.append(f"'{source}' ({name}){hint}")
         raise ContractViolation(
