@@ -172,7 +172,7 @@ def status(as_json: bool = False) -> int:
     ensure_dagster_home()
     import dagster as dg
 
-    out: dict = {"last_run": None, "checks": [], "release": None, "failures": []}
+    out: dict = {"last_run": None, "checks": [], "release": None, "failures": [], "files": []}
     with dg.DagsterInstance.get() as instance:
         runs = instance.get_runs(limit=1)
         if runs:
@@ -218,6 +218,7 @@ def status(as_json: bool = False) -> int:
                     """
                 ).fetchall():
                     out["failures"].append({"agency": agency, "file": file, "reason": reason})
+            out["files"] = file_problems(con)
     for c in out["checks"]:
         if not c["passed"] and c["severity"] == "blocking":
             out["failures"].append(
@@ -232,6 +233,63 @@ def status(as_json: bool = False) -> int:
     else:
         print(format_status(out))
     return 0 if not out["failures"] else 1
+
+
+def file_problems(con) -> list[dict]:
+    """Every delivered file whose latest attempt was quarantined, lost rows to rejects, carries
+    notes (schema drift, values set to null) or lacks records its previous version had."""
+    columns = {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'raw' and table_name = 'files'"
+        ).fetchall()
+    }
+    missing = "records_missing" if "records_missing" in columns else "null::bigint"
+    rows = con.execute(
+        f"""
+        with latest as (
+            select * from raw.files
+            qualify row_number() over (
+                partition by agency_id, dataset, source_file order by loaded_at desc) = 1
+        )
+        select agency_id, dataset, source_file, status, reason, notes, rows_raw, rows_accepted,
+               rows_rejected, rows_quarantined, {missing} as records_missing, file_hash, load_id
+        from latest
+        where status = 'quarantined' or rows_rejected > 0 or notes is not null
+            or coalesce({missing}, 0) > 0
+        order by agency_id, dataset, source_file
+        """
+    ).fetchall()
+    out = []
+    for (agency, dataset, file, state, reason, notes, raw, accepted, rejected, quarantined,
+         records_missing, file_hash, load_id) in rows:  # fmt: skip
+        examples = con.execute(
+            "select source_row, column_name, reason from raw.rejects "
+            "where file_hash = ? and load_id = ? order by source_row limit 5",
+            [file_hash, load_id],
+        ).fetchall()
+        out.append(
+            {
+                "agency": agency,
+                "dataset": dataset,
+                "file": file,
+                "status": state,
+                "reason": reason,
+                "notes": notes.split("\n") if notes else [],
+                "rows": {
+                    "raw": raw,
+                    "accepted": accepted,
+                    "rejected": rejected,
+                    "quarantined": quarantined,
+                },
+                "records_missing": records_missing,
+                "rejected_rows": [
+                    {"row": row, "column": column, "reason": why} for row, column, why in examples
+                ],
+            }
+        )
+    return out
 
 
 def _ts(value: float | None) -> str | None:
@@ -259,6 +317,22 @@ def format_status(out: dict) -> str:
         if release
         else "release:   none published yet"
     )
+    if out["files"]:
+        lines.append("files with problems (latest delivery of each):")
+    for f in out["files"]:
+        r = f["rows"]
+        lines.append(
+            f"  {f['status']:11} agency {f['agency']}, {f['dataset']}, file {f['file']}: "
+            f"{r['raw']} rows = {r['accepted']} loaded + {r['rejected']} rejected + "
+            f"{r['quarantined']} quarantined"
+        )
+        if f["reason"] and f["status"] == "quarantined":
+            lines.append(f"      reason: {f['reason']}")
+        for rej in f["rejected_rows"]:
+            column = f", column '{rej['column']}'" if rej["column"] else ""
+            lines.append(f"      row {rej['row']}{column}: {rej['reason']}")
+        for note in f["notes"]:
+            lines.append(f"      note: {note}")
     for f in out["failures"]:
         if "file" in f:
             lines.append(f"FAILURE    agency {f['agency']}, file {f['file']}: {f['reason']}")
@@ -348,8 +422,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.agency:
             from ingestion import config
 
-            for agency in args.agency:
-                config.load_agency(agency)  # a clear error for an unknown agency
+            try:
+                for agency in args.agency:
+                    config.load_agency(agency)  # a clear error for an unknown or unsafe id
+            except config.ConfigError as exc:
+                print(f"lantern run: {exc}", file=sys.stderr)
+                return 2
         return run_pipeline(args.agency, verbose=args.verbose)
     if args.command == "status":
         return status(args.format == "json")

@@ -30,6 +30,14 @@ BOOLEAN_SPELLINGS = {
 }  # fmt: skip
 
 
+# Top-level keys of a dataset mapping (ingestion/CONTRACT.md); anything else is a typo.
+MAPPING_KEYS = (
+    "dataset", "format", "file_pattern", "encoding", "csv", "excel", "columns", "formats",
+    "values", "personal_data", "null_values", "column_null_values", "constants", "empty_as",
+    "only_when", "not_recorded", "expected_cadence",
+)  # fmt: skip
+
+
 class ConfigError(ValueError):
     """A configuration file is invalid; the message names file, line and key."""
 
@@ -144,8 +152,29 @@ class _Located:
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 here = (*prefix, str(key.value))
+                if here in self.lines:
+                    # YAML keeps the last of two equal keys without a word: a clerk's duplicated
+                    # line would silently replace the first.
+                    raise ConfigError(
+                        f"{self.path}:{key.start_mark.line + 1}: {'.'.join(here)}: duplicate key "
+                        f"(first on line {self.lines[here]})"
+                    )
                 self.lines[here] = key.start_mark.line + 1
                 self._index(value, here)
+
+    def allow_keys(self, keys: tuple[str, ...], allowed: Iterable[str]) -> None:
+        """Unknown keys are typos (`colums:`) that would otherwise be ignored: name them."""
+        value = self.data
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        if not isinstance(value, dict):
+            return
+        allowed = set(allowed)
+        for key in value:
+            if str(key) not in allowed:
+                raise self.error(
+                    (*keys, str(key)), f"unknown key; expected one of {', '.join(sorted(allowed))}"
+                )
 
     def error(self, keys: tuple[str, ...], message: str) -> ConfigError:
         line = 1
@@ -253,6 +282,12 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
     if not path.exists():
         raise ConfigError(f"{path}: no such file: agency {agency_id!r} has no {dataset} mapping")
     doc = _Located(path)
+    doc.allow_keys((), MAPPING_KEYS)
+    doc.allow_keys(("csv",), ("delimiter", "quote", "escape"))
+    doc.allow_keys(("excel",), ("sheet", "skip_rows"))
+    declared = doc.get("dataset", kind=str)
+    if declared is not None and declared != dataset:
+        raise doc.error(("dataset",), f"is {declared!r} but the file is {dataset}.yml")
     fmt = doc.get("format", kind=str, required=True)
     if fmt not in FORMATS:
         raise doc.error(("format",), f"must be one of {', '.join(FORMATS)}")
