@@ -172,7 +172,14 @@ def status(as_json: bool = False) -> int:
     ensure_dagster_home()
     import dagster as dg
 
-    out: dict = {"last_run": None, "checks": [], "release": None, "failures": [], "files": []}
+    out: dict = {
+        "last_run": None,
+        "checks": [],
+        "release": None,
+        "failures": [],
+        "files": [],
+        "freshness": [],
+    }
     with dg.DagsterInstance.get() as instance:
         runs = instance.get_runs(limit=1)
         if runs:
@@ -219,6 +226,14 @@ def status(as_json: bool = False) -> int:
                 ).fetchall():
                     out["failures"].append({"agency": agency, "file": file, "reason": reason})
             out["files"] = file_problems(con)
+            if warehouse.table_exists(con, "marts", "mart_quality_freshness"):
+                cursor = con.execute(
+                    "select agency_id, dataset, expected_cadence, last_received_at, "
+                    "days_since_last_received, freshness_status "
+                    "from marts.mart_quality_freshness order by agency_id, dataset"
+                )
+                names = [d[0] for d in cursor.description]
+                out["freshness"] = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     for c in out["checks"]:
         if not c["passed"] and c["severity"] == "blocking":
             out["failures"].append(
@@ -317,6 +332,20 @@ def format_status(out: dict) -> str:
         if release
         else "release:   none published yet"
     )
+    if out["freshness"]:
+        lines.append("freshness (last file received, per agency dataset):")
+    for f in out["freshness"]:
+        received = str(f["last_received_at"])[:19] if f["last_received_at"] else "never"
+        age = (
+            f", {f['days_since_last_received']} days ago"
+            if f["days_since_last_received"] is not None
+            else ""
+        )
+        mark = "STALE" if f["freshness_status"] == "stale" else f["freshness_status"]
+        lines.append(
+            f"  {mark:14} {f['agency_id']}/{f['dataset']}: last received {received}{age} "
+            f"(expected {f['expected_cadence']})"
+        )
     if out["files"]:
         lines.append("files with problems (latest delivery of each):")
     for f in out["files"]:

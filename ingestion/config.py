@@ -24,6 +24,10 @@ FIELD_TYPES = ("string", "integer", "date", "time", "datetime", "code", "boolean
 # Elements of a `list` field in its raw column (Dallas TYPE_OF_FORCE_USED1..10 -> "a|b|c").
 LIST_SEPARATOR = "|"
 TREATMENTS = ("drop", "hash")
+# How often an agency is expected to send a dataset (`expected_cadence:` in its mapping), in days:
+# freshness is judged against it. Monthly is what most agencies' open-data exports do.
+CADENCE_DAYS = {"daily": 1, "weekly": 7, "monthly": 31, "quarterly": 92, "yearly": 366}
+DEFAULT_CADENCE = "monthly"
 BOOLEAN_SPELLINGS = {
     "true": "true", "t": "true", "yes": "true", "y": "true", "1": "true",
     "false": "false", "f": "false", "no": "false", "n": "false", "0": "false",
@@ -113,6 +117,7 @@ class Mapping:
     not_recorded: list[str] = field(default_factory=list)
     excel: dict[str, Any] = field(default_factory=dict)
     one_of: dict[str, list[str]] = field(default_factory=dict)
+    expected_cadence: str = DEFAULT_CADENCE
     path: Path | None = None
 
     def for_columns(self, present: Iterable[str]) -> Mapping:
@@ -288,6 +293,9 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
     declared = doc.get("dataset", kind=str)
     if declared is not None and declared != dataset:
         raise doc.error(("dataset",), f"is {declared!r} but the file is {dataset}.yml")
+    cadence = doc.get("expected_cadence", kind=str) or DEFAULT_CADENCE
+    if cadence not in CADENCE_DAYS:
+        raise doc.error(("expected_cadence",), f"must be one of {', '.join(CADENCE_DAYS)}")
     fmt = doc.get("format", kind=str, required=True)
     if fmt not in FORMATS:
         raise doc.error(("format",), f"must be one of {', '.join(FORMATS)}")
@@ -502,6 +510,7 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
         not_recorded=[str(n) for n in not_recorded],
         excel=doc.get("excel", kind=dict) or {},
         one_of=one_of,
+        expected_cadence=cadence,
         path=path,
     )
 

@@ -525,7 +525,7 @@ def value_map_entries(mapping: config.Mapping, fspec: config.FieldSpec) -> dict[
 
 def config_tables(datasets: Iterable[str]) -> dict[str, pa.Table]:
     """Agencies, population and value maps as tables, rebuilt from YAML on every run."""
-    agencies, population, value_maps, not_recorded = [], [], [], []
+    agencies, population, value_maps, not_recorded, cadences = [], [], [], [], []
     for agency_id in config.agency_ids():
         agency = config.load_agency(agency_id)
         agencies.append(
@@ -554,6 +554,14 @@ def config_tables(datasets: Iterable[str]) -> dict[str, pa.Table]:
     for dataset, agency_id in [(d, a) for d in datasets for a in config.onboarded(d)]:
         spec = config.dataset_spec(dataset)
         mapping = config.load_mapping(agency_id, dataset)
+        cadences.append(
+            {
+                "agency_id": agency_id,
+                "dataset": dataset,
+                "expected_cadence": mapping.expected_cadence,
+                "cadence_days": config.CADENCE_DAYS[mapping.expected_cadence],
+            }
+        )
         not_recorded += [
             {"agency_id": agency_id, "dataset": dataset, "field": name}
             for name in mapping.not_recorded
@@ -596,6 +604,17 @@ def config_tables(datasets: Iterable[str]) -> dict[str, pa.Table]:
                     ("year", pa.int64()),
                     ("subject_race", pa.string()),
                     ("population", pa.int64()),
+                ]
+            ),
+        ),
+        "cadences": pa.Table.from_pylist(
+            cadences,
+            schema=pa.schema(
+                [
+                    ("agency_id", pa.string()),
+                    ("dataset", pa.string()),
+                    ("expected_cadence", pa.string()),
+                    ("cadence_days", pa.int64()),
                 ]
             ),
         ),

@@ -13,6 +13,7 @@ RAW_TABLES = (
     "files",
     "value_maps",
     "not_recorded",
+    "cadences",
     "agencies",
     "population",
 )
