@@ -370,7 +370,7 @@ def _compare_with_previous(
         )
 
 
-def _excel_header_hint(path: Path, mapping: config.Mapping) -> str:
+def excel_header_hint(path: Path, mapping: config.Mapping) -> str:
     """For a workbook whose header is not where the mapping says (title rows above it)."""
     wanted = set(mapping.columns.values())
     try:
@@ -424,7 +424,7 @@ def _read_and_map(
         )
         _compare_with_previous(outcome, parsed, spec, previous)
     except (UnreadableFile, ContractViolation) as exc:
-        hint = _excel_header_hint(path, mapping) if isinstance(exc, ContractViolation) else ""
+        hint = excel_header_hint(path, mapping) if isinstance(exc, ContractViolation) else ""
         outcome.status, outcome.reason = "quarantined", f"{where}: {exc}{hint}"
     except Exception as exc:  # never let one file crash the night: quarantine it, say why
         log.exception("%s: unexpected error", where)

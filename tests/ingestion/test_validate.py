@@ -126,3 +126,38 @@ def test_every_real_export_validates_and_a_renamed_copy_names_the_column(
     out = capsys.readouterr().out
     assert "NOT LOADABLE" in out
     assert f"'{column}' ({field}) (renamed to 'Renamed {column}'?)" in out
+
+
+@pytest.mark.parametrize(
+    ("case", "words"),
+    [
+        ("header_only", ["row 1", "header but no records"]),
+        ("utf16", ["row 1", "UTF-16"]),
+        ("age_bands", ["column 'Age' (subject_age)", "not a whole number", "'20-29'"]),
+    ],
+)
+def test_files_the_nightly_load_would_quarantine_are_not_loadable(
+    landing, tmp_path, capsys, case, words
+):
+    root, _ = landing
+    lines = (root / "alder_pd" / "stops" / "alder_stops_2023H1.csv").read_bytes().split(b"\r\n")
+    export = tmp_path / f"alder_stops_2024_{case}.csv"
+    if case == "header_only":
+        export.write_bytes(lines[0] + b"\r\n")
+    elif case == "utf16":
+        export.write_bytes(b"\r\n".join(lines).decode("cp1252").encode("utf-16"))
+    else:
+        header = lines[0].split(b",")
+        age = header.index(b"Age") - len(header)  # from the end: Officer Name holds a comma
+        rows = [lines[0]]
+        for line in lines[1:]:
+            fields = line.split(b",")
+            if len(fields) == len(header) + 1:  # the officer's quoted "Last, First"
+                fields[age] = b"20-29"
+            rows.append(b",".join(fields))
+        export.write_bytes(b"\r\n".join(rows))
+    assert cli.main(["validate", "alder_pd", str(export)]) == 1
+    out = capsys.readouterr().out
+    assert "NOT LOADABLE" in out
+    for word in words:
+        assert word in out, (word, out)
