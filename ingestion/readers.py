@@ -234,7 +234,27 @@ def read_csv(
                 f"cannot align record numbers ({len(line_numbers)} records, {accepted} parsed)"
             )
     _attach_row_numbers(con, np.asarray(line_numbers, dtype=np.int64))
-    return ParsedFile(con, columns, int(rows_raw), sorted(rejects, key=lambda r: r.source_row or 0))
+    parsed = ParsedFile(
+        con, columns, int(rows_raw), sorted(rejects, key=lambda r: r.source_row or 0)
+    )
+    if _looks_utf8_not(data, encoding):
+        parsed.notes.append(
+            f"the file is valid UTF-8 but the mapping says encoding {encoding}: accented "
+            "letters are read as two characters each; check the export or the mapping"
+        )
+    return parsed
+
+
+def _looks_utf8_not(data: bytes, encoding: str) -> bool:
+    """A one-byte encoding declared for a file that is UTF-8 with non-ASCII text (any one-byte
+    codec decodes it without error, wrongly: 'é' becomes 'Ã©')."""
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8", "utf-8-sig") or data.isascii():
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _load_csv(
