@@ -94,6 +94,15 @@ def run_summary(run_id: str, started: datetime, success: bool) -> dict:
                         [started],
                     ).fetchall()
                 ]
+            if warehouse.table_exists(con, "marts", "mart_quality_freshness"):
+                summary["stale"] = [
+                    f"{agency}/{dataset} (last file {str(received)[:10]})"
+                    for agency, dataset, received in con.execute(
+                        "select agency_id, dataset, last_received_at "
+                        "from marts.mart_quality_freshness where freshness_status = 'stale' "
+                        "order by agency_id, dataset"
+                    ).fetchall()
+                ]
             if warehouse.table_exists(con, "marts", "fct_stops"):
                 summary["fct_stops_rows"] = con.execute(
                     "select count(*) from marts.fct_stops"
@@ -158,6 +167,8 @@ def format_summary(s: dict) -> str:
         lines.append(f"    warn            {name}")
     for q in s["quarantined"]:
         lines.append(f"    QUARANTINED     {q['reason']}")
+    for name in s.get("stale", []):
+        lines.append(f"    STALE           {name}")
     if s["published"]:
         lines.append(f"  release:   {s['release']} (current)")
     else:
