@@ -94,6 +94,15 @@ def run_summary(run_id: str, started: datetime, success: bool) -> dict:
                         [started],
                     ).fetchall()
                 ]
+            if warehouse.table_exists(con, "marts", "mart_quality_freshness"):
+                summary["stale"] = [
+                    f"{agency}/{dataset} (last file {str(received)[:10]})"
+                    for agency, dataset, received in con.execute(
+                        "select agency_id, dataset, last_received_at "
+                        "from marts.mart_quality_freshness where freshness_status = 'stale' "
+                        "order by agency_id, dataset"
+                    ).fetchall()
+                ]
             if warehouse.table_exists(con, "marts", "fct_stops"):
                 summary["fct_stops_rows"] = con.execute(
                     "select count(*) from marts.fct_stops"
@@ -158,6 +167,8 @@ def format_summary(s: dict) -> str:
         lines.append(f"    warn            {name}")
     for q in s["quarantined"]:
         lines.append(f"    QUARANTINED     {q['reason']}")
+    for name in s.get("stale", []):
+        lines.append(f"    STALE           {name}")
     if s["published"]:
         lines.append(f"  release:   {s['release']} (current)")
     else:
@@ -172,7 +183,14 @@ def status(as_json: bool = False) -> int:
     ensure_dagster_home()
     import dagster as dg
 
-    out: dict = {"last_run": None, "checks": [], "release": None, "failures": []}
+    out: dict = {
+        "last_run": None,
+        "checks": [],
+        "release": None,
+        "failures": [],
+        "files": [],
+        "freshness": [],
+    }
     with dg.DagsterInstance.get() as instance:
         runs = instance.get_runs(limit=1)
         if runs:
@@ -218,6 +236,15 @@ def status(as_json: bool = False) -> int:
                     """
                 ).fetchall():
                     out["failures"].append({"agency": agency, "file": file, "reason": reason})
+            out["files"] = file_problems(con)
+            if warehouse.table_exists(con, "marts", "mart_quality_freshness"):
+                cursor = con.execute(
+                    "select agency_id, dataset, expected_cadence, last_received_at, "
+                    "days_since_last_received, freshness_status "
+                    "from marts.mart_quality_freshness order by agency_id, dataset"
+                )
+                names = [d[0] for d in cursor.description]
+                out["freshness"] = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     for c in out["checks"]:
         if not c["passed"] and c["severity"] == "blocking":
             out["failures"].append(
@@ -232,6 +259,63 @@ def status(as_json: bool = False) -> int:
     else:
         print(format_status(out))
     return 0 if not out["failures"] else 1
+
+
+def file_problems(con) -> list[dict]:
+    """Every delivered file whose latest attempt was quarantined, lost rows to rejects, carries
+    notes (schema drift, values set to null) or lacks records its previous version had."""
+    columns = {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'raw' and table_name = 'files'"
+        ).fetchall()
+    }
+    missing = "records_missing" if "records_missing" in columns else "null::bigint"
+    rows = con.execute(
+        f"""
+        with latest as (
+            select * from raw.files
+            qualify row_number() over (
+                partition by agency_id, dataset, source_file order by loaded_at desc) = 1
+        )
+        select agency_id, dataset, source_file, status, reason, notes, rows_raw, rows_accepted,
+               rows_rejected, rows_quarantined, {missing} as records_missing, file_hash, load_id
+        from latest
+        where status = 'quarantined' or rows_rejected > 0 or notes is not null
+            or coalesce({missing}, 0) > 0
+        order by agency_id, dataset, source_file
+        """
+    ).fetchall()
+    out = []
+    for (agency, dataset, file, state, reason, notes, raw, accepted, rejected, quarantined,
+         records_missing, file_hash, load_id) in rows:  # fmt: skip
+        examples = con.execute(
+            "select source_row, column_name, reason from raw.rejects "
+            "where file_hash = ? and load_id = ? order by source_row limit 5",
+            [file_hash, load_id],
+        ).fetchall()
+        out.append(
+            {
+                "agency": agency,
+                "dataset": dataset,
+                "file": file,
+                "status": state,
+                "reason": reason,
+                "notes": notes.split("\n") if notes else [],
+                "rows": {
+                    "raw": raw,
+                    "accepted": accepted,
+                    "rejected": rejected,
+                    "quarantined": quarantined,
+                },
+                "records_missing": records_missing,
+                "rejected_rows": [
+                    {"row": row, "column": column, "reason": why} for row, column, why in examples
+                ],
+            }
+        )
+    return out
 
 
 def _ts(value: float | None) -> str | None:
@@ -259,6 +343,36 @@ def format_status(out: dict) -> str:
         if release
         else "release:   none published yet"
     )
+    if out["freshness"]:
+        lines.append("freshness (last file received, per agency dataset):")
+    for f in out["freshness"]:
+        received = str(f["last_received_at"])[:19] if f["last_received_at"] else "never"
+        age = (
+            f", {f['days_since_last_received']} days ago"
+            if f["days_since_last_received"] is not None
+            else ""
+        )
+        mark = "STALE" if f["freshness_status"] == "stale" else f["freshness_status"]
+        lines.append(
+            f"  {mark:14} {f['agency_id']}/{f['dataset']}: last received {received}{age} "
+            f"(expected {f['expected_cadence']})"
+        )
+    if out["files"]:
+        lines.append("files with problems (latest delivery of each):")
+    for f in out["files"]:
+        r = f["rows"]
+        lines.append(
+            f"  {f['status']:11} agency {f['agency']}, {f['dataset']}, file {f['file']}: "
+            f"{r['raw']} rows = {r['accepted']} loaded + {r['rejected']} rejected + "
+            f"{r['quarantined']} quarantined"
+        )
+        if f["reason"] and f["status"] == "quarantined":
+            lines.append(f"      reason: {f['reason']}")
+        for rej in f["rejected_rows"]:
+            column = f", column '{rej['column']}'" if rej["column"] else ""
+            lines.append(f"      row {rej['row']}{column}: {rej['reason']}")
+        for note in f["notes"]:
+            lines.append(f"      note: {note}")
     for f in out["failures"]:
         if "file" in f:
             lines.append(f"FAILURE    agency {f['agency']}, file {f['file']}: {f['reason']}")
@@ -358,8 +472,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.agency:
             from ingestion import config
 
-            for agency in args.agency:
-                config.load_agency(agency)  # a clear error for an unknown agency
+            try:
+                for agency in args.agency:
+                    config.load_agency(agency)  # a clear error for an unknown or unsafe id
+            except config.ConfigError as exc:
+                print(f"lantern run: {exc}", file=sys.stderr)
+                return 2
         return run_pipeline(args.agency, verbose=args.verbose)
     if args.command == "status":
         return status(args.format == "json")

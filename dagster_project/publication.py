@@ -11,20 +11,23 @@ Layout of `publish_dir`:
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import re
 import shutil
-import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from ingestion.faults import fault_point
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +39,6 @@ RELEASE = "release.json"
 SHA256SUMS = "SHA256SUMS"
 DATA_DIR = "data"
 DEFAULT_KEEP = 7
-# A staging folder this old belongs to a run that was killed (no `finally` ran): safe to remove.
-STALE_STAGING_SECONDS = 6 * 3600
 
 # Frictionless resource names: lowercase alphanumerics with '.', '_', '-' (Data Package v1).
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -115,6 +116,41 @@ def publish_release(
         raise PublicationError(f"warehouse {warehouse_path} does not exist")
 
     publish_dir.mkdir(parents=True, exist_ok=True)
+    with _publishing_lock(publish_dir):
+        return _publish_locked(
+            warehouse_path,
+            publish_dir,
+            tables,
+            checks,
+            release_id,
+            created_at,
+            personal_columns,
+            keep,
+        )
+
+
+@contextmanager
+def _publishing_lock(publish_dir: Path) -> Iterator[None]:
+    """One publisher at a time. The lock is the kernel's (flock): a killed publisher releases it
+    by dying, so whoever holds it knows every other staging folder is a dead run's leftovers."""
+    descriptor = os.open(publish_dir, os.O_RDONLY)  # the folder itself: no lock file to publish
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _publish_locked(
+    warehouse_path: Path,
+    publish_dir: Path,
+    tables: list[PublicTable],
+    checks: list[dict],
+    release_id: str,
+    created_at: datetime,
+    personal_columns: set[str],
+    keep: int,
+) -> Release:
     final = publish_dir / release_id
     staging = publish_dir / f"{STAGING_PREFIX}{release_id}"
     if final.exists() or staging.exists():
@@ -291,7 +327,9 @@ def _write_release(
         data.mkdir(parents=True)
         # CSV timestamps with time zone render in UTC (+00), whatever the machine's zone is.
         con.execute("SET TimeZone = 'UTC'")
-        for full, types in resolved:
+        for number, (full, types) in enumerate(resolved):
+            if number == len(resolved) // 2:
+                fault_point("publish")  # half the tables written (tests/faults/)
             schemas[full.name] = [
                 _frictionless_field(name, types[name], full.columns[name]) for name in types
             ]
@@ -504,12 +542,14 @@ def _switch_current(publish_dir: Path, release_id: str) -> None:
 
 
 def _remove_stale_staging(publish_dir: Path) -> None:
-    cutoff = time.time() - STALE_STAGING_SECONDS
+    """Called under the publishing lock: every staging folder (and temporary `current` link)
+    left in the folder belongs to a publisher that died before finishing."""
     for entry in publish_dir.iterdir():
         if entry.name.startswith(STAGING_PREFIX) and entry.is_dir() and not entry.is_symlink():
-            if entry.stat().st_mtime < cutoff:
-                log.warning("removing stale staging folder %s", entry)
-                shutil.rmtree(entry, ignore_errors=True)
+            log.warning("removing the unfinished release of a killed run: %s", entry)
+            shutil.rmtree(entry, ignore_errors=True)
+        elif entry.name.startswith(f".{CURRENT}-") and entry.is_symlink():
+            entry.unlink(missing_ok=True)
 
 
 # --- small helpers -------------------------------------------------------------------------

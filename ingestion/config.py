@@ -25,10 +25,22 @@ FIELD_TYPES = ("string", "integer", "date", "time", "datetime", "code", "boolean
 LIST_SEPARATOR = "|"
 TREATMENTS = ("drop", "hash")
 LINK_ROWS = ("one", "many")
+# How often an agency is expected to send a dataset (`expected_cadence:` in its mapping), in days:
+# freshness is judged against it. Monthly is what most agencies' open-data exports do.
+CADENCE_DAYS = {"daily": 1, "weekly": 7, "monthly": 31, "quarterly": 92, "yearly": 366}
+DEFAULT_CADENCE = "monthly"
 BOOLEAN_SPELLINGS = {
     "true": "true", "t": "true", "yes": "true", "y": "true", "1": "true",
     "false": "false", "f": "false", "no": "false", "n": "false", "0": "false",
 }  # fmt: skip
+
+
+# Top-level keys of a dataset mapping (ingestion/CONTRACT.md); anything else is a typo.
+MAPPING_KEYS = (
+    "dataset", "format", "file_pattern", "encoding", "csv", "excel", "columns", "formats",
+    "values", "personal_data", "null_values", "column_null_values", "constants", "empty_as",
+    "only_when", "not_recorded", "expected_cadence", "linked_files",
+)  # fmt: skip
 
 
 class ConfigError(ValueError):
@@ -124,6 +136,7 @@ class Mapping:
     excel: dict[str, Any] = field(default_factory=dict)
     one_of: dict[str, list[str]] = field(default_factory=dict)
     linked_files: dict[str, LinkedFile] = field(default_factory=dict)
+    expected_cadence: str = DEFAULT_CADENCE
     path: Path | None = None
 
     def for_columns(self, present: Iterable[str]) -> Mapping:
@@ -163,8 +176,29 @@ class _Located:
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 here = (*prefix, str(key.value))
+                if here in self.lines:
+                    # YAML keeps the last of two equal keys without a word: a clerk's duplicated
+                    # line would silently replace the first.
+                    raise ConfigError(
+                        f"{self.path}:{key.start_mark.line + 1}: {'.'.join(here)}: duplicate key "
+                        f"(first on line {self.lines[here]})"
+                    )
                 self.lines[here] = key.start_mark.line + 1
                 self._index(value, here)
+
+    def allow_keys(self, keys: tuple[str, ...], allowed: Iterable[str]) -> None:
+        """Unknown keys are typos (`colums:`) that would otherwise be ignored: name them."""
+        value = self.data
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        if not isinstance(value, dict):
+            return
+        allowed = set(allowed)
+        for key in value:
+            if str(key) not in allowed:
+                raise self.error(
+                    (*keys, str(key)), f"unknown key; expected one of {', '.join(sorted(allowed))}"
+                )
 
     def error(self, keys: tuple[str, ...], message: str) -> ConfigError:
         line = 1
@@ -273,6 +307,15 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
     if not path.exists():
         raise ConfigError(f"{path}: no such file: agency {agency_id!r} has no {dataset} mapping")
     doc = _Located(path)
+    doc.allow_keys((), MAPPING_KEYS)
+    doc.allow_keys(("csv",), ("delimiter", "quote", "escape"))
+    doc.allow_keys(("excel",), ("sheet", "skip_rows"))
+    declared = doc.get("dataset", kind=str)
+    if declared is not None and declared != dataset:
+        raise doc.error(("dataset",), f"is {declared!r} but the file is {dataset}.yml")
+    cadence = doc.get("expected_cadence", kind=str) or DEFAULT_CADENCE
+    if cadence not in CADENCE_DAYS:
+        raise doc.error(("expected_cadence",), f"must be one of {', '.join(CADENCE_DAYS)}")
     fmt = doc.get("format", kind=str, required=True)
     if fmt not in FORMATS:
         raise doc.error(("format",), f"must be one of {', '.join(FORMATS)}")
@@ -489,6 +532,7 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
         excel=doc.get("excel", kind=dict) or {},
         one_of=one_of,
         linked_files=linked_files,
+        expected_cadence=cadence,
         path=path,
     )
 

@@ -76,6 +76,7 @@ def map_file(
     selects: list[str] = []
     reasons: list[str] = []
     produced: set[str] = set()
+    typed: list[tuple[str, str, str, str, str]] = []  # (field, column, value, bad, expected)
 
     null_values = params.add(mapping.null_values or [""])
     column_nulls = {
@@ -178,6 +179,8 @@ def map_file(
                 selects.append(f"strftime({parsed_expr}, '{pattern}') as {quote_ident(target)}")
                 produced.add(target)
             required = fspec.required or any(spec.fields[t].required for t, _ in targets)
+            shown = " or ".join(fmts) or "ISO 8601"
+            typed.append((name, source, v, bad, f"{fspec.type} ({shown})"))
             message = f"{label} || ': unparseable {fspec.type} ''' || {v} || '''' || {expected}"
             if required:
                 reasons.append(f"case when {bad} then {message} end")
@@ -192,6 +195,7 @@ def map_file(
             produced.add(name)
             message = f"{label} || ': not a whole number ''' || {v} || ''''"
             bad = f"({v} is not null and not {good})"
+            typed.append((name, source, v, bad, "whole number"))
             if fspec.required:
                 reasons.append(f"case when {bad} then {message} end")
             else:
@@ -223,13 +227,23 @@ def map_file(
 
     if missing_required:
         wanted = []
+        # A renamed column is one the mapping does not already read for another field.
+        mapped_elsewhere = set(mapping.columns.values()) | {
+            s for sources in (*mapping.any_of.values(), *mapping.list_of.values()) for s in sources
+        }
+        candidates = [c for c in parsed.columns if c not in mapped_elsewhere]
         for name, source in missing_required:
-            close = difflib.get_close_matches(source, parsed.columns, n=1, cutoff=0.6)
+            # the old name inside the new one first (ID -> Report ID), then a similar spelling
+            close = [
+                c for c in candidates if source.lower() in c.lower() or c.lower() in source.lower()
+            ][:1] or difflib.get_close_matches(source, candidates, n=1, cutoff=0.6)
             hint = f" (renamed to '{close[0]}'?)" if close else ""
             wanted.append(f"'{source}' ({name}){hint}")
         raise ContractViolation(
             f"required column {', '.join(wanted)} missing; the file has: {', '.join(parsed.columns)}"
         )
+
+    _check_types(parsed, params, typed)
 
     # Every canonical raw column exists in every batch, so the raw table's shape never depends on
     # which agency happened to load first.
@@ -326,6 +340,33 @@ def map_file(
     con.execute("alter table mapped drop column _raw_text")
     accepted = con.execute("select count(*) from mapped where _reject_reason is null").fetchone()[0]
     return MappedFile(parsed, accepted, rejects, notes)
+
+
+# A typed column is taken for re-typed (schema drift) when most of its values no longer parse:
+# a few bad values are an agency's typos (rejected or nulled row by row, as the contract says),
+# most of them mean the column now holds something else (ages as "30-39", dates as day/month).
+DRIFT_SHARE = 0.5
+DRIFT_MIN_VALUES = 10
+
+
+def _check_types(parsed: ParsedFile, params: _Params, typed: list) -> None:
+    for name, source, value, bad, expected in typed:
+        sql = f"""
+            select count({value}), count(*) filter (where {bad}),
+                   min(_source_row) filter (where {bad}),
+                   arg_min({value}, _source_row) filter (where {bad})
+            from src
+        """
+        used = set(re.findall(r"\$(p\d+)\b", sql))
+        filled, wrong, row, example = parsed.con.execute(
+            sql, {k: v for k, v in params.values.items() if k in used}
+        ).fetchone()
+        if filled >= DRIFT_MIN_VALUES and wrong > DRIFT_SHARE * filled:
+            raise ContractViolation(
+                f"column '{source}' ({name}): {wrong} of {filled} values are not a {expected}"
+                f" (first at row {row}: {example!r}); has the column's type or format changed?"
+                " Fix the export, or the mapping's formats"
+            )
 
 
 def _datetime_targets(name: str, spec: DatasetSpec, mapping: Mapping) -> list[tuple[str, str]]:

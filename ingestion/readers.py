@@ -80,6 +80,18 @@ def read_bytes(path: Path) -> bytes:
     return data
 
 
+def check_encoding(data: bytes, encoding: str) -> None:
+    """A file in UTF-16 (Excel's "Unicode text") decodes as garbage under a one-byte encoding and
+    as nothing under UTF-8; name the problem instead of failing on every line."""
+    if encoding.lower().replace("_", "-").startswith("utf-16"):
+        return
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:4096]:
+        raise UnreadableFile(
+            f"row 1: the file looks UTF-16 encoded (byte-order mark or NUL bytes) but the mapping "
+            f"says encoding {encoding}: export it as {encoding}, or set encoding: utf-16"
+        )
+
+
 def read_file(
     path: Path, fmt: str, *, encoding: str = "utf-8", csv_options=None, excel_options=None
 ) -> ParsedFile:
@@ -113,21 +125,29 @@ def _decode_to_utf8(data: bytes, encoding: str) -> tuple[bytes, list[Reject]]:
         pass
     else:
         return (data if codec == "utf-8" else text.encode("utf-8")), []
-    rejects, out = [], []
+    rejects, out, header = [], [], []
     for number, line in enumerate(data.split(b"\n"), start=1):
         try:
             out.append(line.decode(codec).encode("utf-8"))
+            if number == 1:
+                header = next(csv.reader([out[0].decode("utf-8").rstrip("\r")]), [])
         except UnicodeDecodeError as exc:
             if number == 1:
-                raise UnreadableFile(f"header line cannot be decoded as {encoding}: {exc}") from exc
+                raise UnreadableFile(
+                    f"row 1: the header cannot be decoded as {encoding}: {exc}"
+                ) from exc
+            # the column holding the bad byte: fields before it, counted as CSV
+            before = line[: exc.start].decode(codec, errors="replace")
+            index = len(next(csv.reader([before]), [""])) - 1
             rejects.append(
                 Reject(
                     number,
                     f"undecodable bytes for encoding {encoding} at byte {exc.start} of the line",
                     line.decode(codec, errors="replace"),
+                    header[index] if 0 <= index < len(header) else None,
                 )
             )
-            out.append(b"")
+            out.append(b"\r" if line.endswith(b"\r") else b"")  # keep CRLF files uniform
     return b"\n".join(out), rejects
 
 
@@ -158,35 +178,32 @@ def read_csv(
     escape: str | None = None,
 ) -> ParsedFile:
     data = read_bytes(path)
+    check_encoding(data, encoding)
     utf8, rejects = _decode_to_utf8(data, encoding)
-    nonblank_lines, _ = _line_starts(utf8)
-    if len(nonblank_lines) == 0:
+    if len(_line_starts(utf8)[0]) == 0:
         raise UnreadableFile("the file is empty")
-    con = _connect()
-    source = path
-    if utf8 is not data or path.suffix == ".gz":  # DuckDB reads plain UTF-8: hand it a copy
-        handle = tempfile.NamedTemporaryFile(suffix=".csv", delete=False)
-        handle.write(utf8)
-        handle.close()
-        source = Path(handle.name)
     try:
-        con.execute(
-            """
-            create table src as
-            select * from read_csv(
-                $path, all_varchar = true, header = true, delim = $delim, quote = $quote,
-                escape = $escape, store_rejects = true, rejects_table = 'csv_rejects',
-                rejects_scan = 'csv_scans', null_padding = false, strict_mode = true,
-                auto_detect = true, sample_size = -1
-            )
-            """,
-            {"path": str(source), "delim": delimiter, "quote": quote, "escape": escape or quote},
-        )
+        con = _load_csv(path, data, utf8, delimiter, quote, escape)
     except duckdb.Error as exc:
-        raise UnreadableFile(f"not a readable CSV file: {exc}") from exc
-    finally:
-        if source != path:
-            source.unlink(missing_ok=True)
+        # A transfer cut short ends inside a record, often inside a quoted field, and DuckDB then
+        # cannot read the file at all: set the unfinished last line aside and read the rest.
+        cut = _cut_last_line(utf8)
+        if cut is None:
+            raise UnreadableFile(f"not a readable CSV file: {exc}") from exc
+        utf8, number, text = cut
+        try:
+            con = _load_csv(path, data, utf8, delimiter, quote, escape)
+        except duckdb.Error:
+            raise UnreadableFile(f"not a readable CSV file: {exc}") from exc
+        rejects.append(
+            Reject(
+                number,
+                "the file ends in the middle of this record (truncated in transfer?): "
+                "its last line has no line end",
+                text,
+            )
+        )
+    nonblank_lines, _ = _line_starts(utf8)
     columns = [
         row[0]
         for row in con.execute("select name from pragma_table_info('src') order by cid").fetchall()
@@ -217,7 +234,69 @@ def read_csv(
                 f"cannot align record numbers ({len(line_numbers)} records, {accepted} parsed)"
             )
     _attach_row_numbers(con, np.asarray(line_numbers, dtype=np.int64))
-    return ParsedFile(con, columns, int(rows_raw), sorted(rejects, key=lambda r: r.source_row or 0))
+    parsed = ParsedFile(
+        con, columns, int(rows_raw), sorted(rejects, key=lambda r: r.source_row or 0)
+    )
+    if _looks_utf8_not(data, encoding):
+        parsed.notes.append(
+            f"the file is valid UTF-8 but the mapping says encoding {encoding}: accented "
+            "letters are read as two characters each; check the export or the mapping"
+        )
+    return parsed
+
+
+def _looks_utf8_not(data: bytes, encoding: str) -> bool:
+    """A one-byte encoding declared for a file that is UTF-8 with non-ASCII text (any one-byte
+    codec decodes it without error, wrongly: 'é' becomes 'Ã©')."""
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8", "utf-8-sig") or data.isascii():
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _load_csv(
+    path: Path, data: bytes, utf8: bytes, delimiter: str, quote: str, escape: str | None
+) -> duckdb.DuckDBPyConnection:
+    con = _connect()
+    source = path
+    if utf8 is not data or path.suffix == ".gz":  # DuckDB reads plain UTF-8: hand it a copy
+        handle = tempfile.NamedTemporaryFile(suffix=".csv", delete=False)
+        handle.write(utf8)
+        handle.close()
+        source = Path(handle.name)
+    try:
+        con.execute(
+            """
+            create table src as
+            select * from read_csv(
+                $path, all_varchar = true, header = true, delim = $delim, quote = $quote,
+                escape = $escape, store_rejects = true, rejects_table = 'csv_rejects',
+                rejects_scan = 'csv_scans', null_padding = false, strict_mode = true,
+                auto_detect = true, sample_size = -1
+            )
+            """,
+            {"path": str(source), "delim": delimiter, "quote": quote, "escape": escape or quote},
+        )
+    except duckdb.Error:
+        con.close()
+        raise
+    finally:
+        if source != path:
+            source.unlink(missing_ok=True)
+    return con
+
+
+def _cut_last_line(utf8: bytes) -> tuple[bytes, int, str] | None:
+    """(the file with its unfinished last line blanked, that line's number, its text), or None
+    when the file ends with a line end or has nothing but a header."""
+    if utf8.endswith(b"\n") or b"\n" not in utf8:
+        return None
+    start = utf8.rindex(b"\n") + 1
+    number = utf8.count(b"\n", 0, start) + 1
+    return utf8[:start], number, utf8[start:].decode("utf-8", errors="replace")
 
 
 def _record_lines(
@@ -353,8 +432,32 @@ def read_excel(path: Path, *, sheet: str | int | None = None, skip_rows: int = 0
     return ParsedFile(_from_records(header, rows, numbers), header, raw, rejects)
 
 
+def find_header_row(path: Path, sheet: str | int | None, wanted: set[str]) -> int | None:
+    """The spreadsheet row (1-based) among the first 30 holding the most of `wanted` column
+    names, or None: an export with title rows above its header names its own header row."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        if sheet is None:
+            ws = book.worksheets[0]
+        elif isinstance(sheet, int):
+            ws = book.worksheets[sheet]
+        else:
+            ws = book[sheet]
+        best, best_hits = None, 0
+        for number, values in enumerate(ws.iter_rows(values_only=True, max_row=30), start=1):
+            hits = len({str(v).strip() for v in values if v is not None} & wanted)
+            if hits > best_hits:
+                best, best_hits = number, hits
+    finally:
+        book.close()
+    return best if best_hits >= max(1, len(wanted) // 2) else None
+
+
 def read_jsonl(path: Path, *, encoding: str = "utf-8") -> ParsedFile:
     data = read_bytes(path)
+    check_encoding(data, encoding)
     if data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM) :]
     records, numbers, rejects, columns, raw = [], [], [], {}, 0

@@ -15,7 +15,7 @@ from pathlib import Path
 from ingestion import config
 from ingestion.linking import attach_linked, linked_paths
 from ingestion.mapper import ContractViolation, map_file, quote_ident
-from ingestion.pipeline import value_map_entries
+from ingestion.pipeline import excel_header_hint, value_map_entries
 from ingestion.readers import UnreadableFile, file_sha256, read_file
 
 MAX_EXAMPLES = 5
@@ -77,6 +77,9 @@ def validate_file(agency_id: str, path: Path, mapping: config.Mapping) -> FileRe
             return report
         mapping = mapping.for_columns(parsed.columns)  # a `one_of` field: the name this file has
         report.rows_raw = parsed.rows_raw
+        if parsed.rows_raw == 0:  # the nightly load quarantines it too
+            report.loadable, report.error = False, "row 1: the file has a header but no records"
+            return report
         expected = set(mapping.columns.values()) | {
             s for sources in (*mapping.any_of.values(), *mapping.list_of.values()) for s in sources
         }
@@ -105,7 +108,8 @@ def validate_file(agency_id: str, path: Path, mapping: config.Mapping) -> FileRe
                 salt="validate",
             )
         except ContractViolation as exc:
-            report.loadable, report.error = False, str(exc)
+            hint = excel_header_hint(path, mapping) if mapping.format == "excel" else ""
+            report.loadable, report.error = False, f"{exc}{hint}"
             return report
         report.rows_accepted = mapped.rows_accepted
         report.rows_rejected = len(mapped.rejects)

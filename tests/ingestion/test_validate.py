@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
 import pytest
 
 from dagster_project import cli
-from ingestion import demo
+from ingestion import config, demo
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
 
@@ -67,14 +68,96 @@ def test_unknown_agency_is_a_usage_error(tmp_path, capsys):
     assert "no_such_agency" in capsys.readouterr().err
 
 
+# Every real export with its agency's mapping: (agency, dataset, file under ../shared/data/real).
+REAL_EXPORTS = [
+    ("nypd", "stops", "nypd-sqf-2018/2018_sqf_database.csv"),
+    ("seattle_pd", "stops", "seattle-terry-stops-2017snap/Terry_Stops.csv"),
+    ("seattle_pd", "use_of_force", "seattle-use-of-force/Use_Of_Force.csv"),
+    ("austin_pd", "arrests", "austin-rp-arrests-2019/2019_APD_Arrests_DATA.csv"),
+    ("dallas_pd", "use_of_force", "dallas-uof-2016/37-00049_UOF-P_2016_prepped.csv"),
+    ("stlouis_mpd", "incidents", "stlouis-slmpd-nibrs-2024-monthly/Crime-04-2024.csv"),
+    (
+        "chicago_pd",
+        "complaints",
+        "chicago-cpd-complaints-2000-2016/complaints-complaints_2000-2016_2016-11.csv.gz",
+    ),
+    (
+        "chicago_pd",
+        "allegations",
+        "chicago-cpd-complaints-2000-2016/complaints-accused_2000-2016_2016-11.csv.gz",
+    ),
+    (
+        "chicago_pd",
+        "complainants",
+        "chicago-cpd-complaints-2000-2016/complaints-complainants_2000-2016_2016-11.csv.gz",
+    ),
+]
+
+
+def _required_plain_column(agency: str, dataset: str) -> tuple[str, str]:
+    """(canonical field, source column) of a required field the mapping reads from one column."""
+    spec = config.dataset_spec(dataset)
+    mapping = config.load_mapping(agency, dataset)
+    for name, fspec in spec.fields.items():
+        if fspec.required and name in mapping.columns and name not in mapping.one_of:
+            return name, mapping.columns[name]
+    raise AssertionError(f"{agency}/{dataset}: no required field read from one column")
+
+
 @pytest.mark.skipif(not REAL.is_dir(), reason=f"real exports not found at {REAL}")
-def test_real_nypd_export_validates_and_a_renamed_copy_does_not(tmp_path, capsys):
-    real = REAL / "nypd-sqf-2018" / "2018_sqf_database.csv"
-    assert cli.main(["validate", "nypd", str(real)]) == 0
-    copy = tmp_path / "2018_sqf_database.csv"
+@pytest.mark.parametrize(("agency", "dataset", "relative"), REAL_EXPORTS)
+def test_every_real_export_validates_and_a_renamed_copy_names_the_column(
+    agency, dataset, relative, tmp_path, capsys
+):
+    real = REAL / relative
+    assert cli.main(["validate", agency, str(real), "--dataset", dataset, "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["loadable"] and report["files"][0]["rows_raw"] > 0
+    field, column = _required_plain_column(agency, dataset)
     data = real.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
     header, rest = data.split(b"\n", 1)
-    copy.write_bytes(header.replace(b"SUSPECT_RACE_DESCRIPTION", b"SUSPECT_RACE") + b"\n" + rest)
-    capsys.readouterr()
-    assert cli.main(["validate", "nypd", str(copy)]) == 1
-    assert "'SUSPECT_RACE_DESCRIPTION' (subject_race)" in capsys.readouterr().out
+    renamed = header.replace(column.encode(), b"Renamed " + column.encode(), 1)
+    assert renamed != header, column
+    copy = tmp_path / real.name.removesuffix(".gz")
+    copy.write_bytes(renamed + b"\n" + rest)
+    assert cli.main(["validate", agency, str(copy), "--dataset", dataset]) == 1
+    out = capsys.readouterr().out
+    assert "NOT LOADABLE" in out
+    assert f"'{column}' ({field}) (renamed to 'Renamed {column}'?)" in out
+
+
+@pytest.mark.parametrize(
+    ("case", "words"),
+    [
+        ("header_only", ["row 1", "header but no records"]),
+        ("utf16", ["row 1", "UTF-16"]),
+        ("age_bands", ["column 'Age' (subject_age)", "not a whole number", "'20-29'"]),
+    ],
+)
+def test_files_the_nightly_load_would_quarantine_are_not_loadable(
+    landing, tmp_path, capsys, case, words
+):
+    root, _ = landing
+    lines = (root / "alder_pd" / "stops" / "alder_stops_2023H1.csv").read_bytes().split(b"\r\n")
+    export = tmp_path / f"alder_stops_2024_{case}.csv"
+    if case == "header_only":
+        export.write_bytes(lines[0] + b"\r\n")
+    elif case == "utf16":
+        export.write_bytes(b"\r\n".join(lines).decode("cp1252").encode("utf-16"))
+    else:
+        header = lines[0].split(b",")
+        age = header.index(b"Age") - len(header)  # from the end: Officer Name holds a comma
+        rows = [lines[0]]
+        for line in lines[1:]:
+            fields = line.split(b",")
+            if len(fields) == len(header) + 1:  # the officer's quoted "Last, First"
+                fields[age] = b"20-29"
+            rows.append(b",".join(fields))
+        export.write_bytes(b"\r\n".join(rows))
+    assert cli.main(["validate", "alder_pd", str(export)]) == 1
+    out = capsys.readouterr().out
+    assert "NOT LOADABLE" in out
+    for word in words:
+        assert word in out, (word, out)

@@ -1,6 +1,8 @@
 {#-
     The file ledger as published: every delivered file's latest outcome (loaded, quarantined,
-    duplicate) and its row reconciliation, so readers see what was received and what was not.
+    duplicate) and its row reconciliation, so readers see what was received and what was not;
+    for a file re-sent under the same name, how many records of its previous version it lacks
+    (records_missing: reported, never applied as deletions).
 -#}
 
 with
@@ -35,6 +37,7 @@ final as (
         rows_accepted,
         rows_rejected,
         rows_quarantined,
+        records_missing,
         loaded_at
 
     from latest

@@ -22,7 +22,7 @@ classified as (
             nullif(
                 lower(regexp_replace(regexp_extract(
                     reason,
-                    '(MISSING COLUMNS|TOO MANY COLUMNS|INVALID UNICODE|UNQUOTED VALUE|unparseable [a-z]+|not a whole number|required value is empty|undecodable bytes|invalid JSON|too many cells|a JSON line must hold one object)'
+                    '(MISSING COLUMNS|TOO MANY COLUMNS|INVALID UNICODE|UNQUOTED VALUE|unparseable [a-z]+|not a whole number|required value is empty|undecodable bytes|invalid JSON|too many cells|a JSON line must hold one object|truncated)'
                 ), '\s+', '_', 'g')),
                 ''
             ),

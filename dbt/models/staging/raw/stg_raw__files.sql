@@ -27,6 +27,7 @@ final as (
         cast(rows_accepted as bigint) as rows_accepted,
         cast(rows_rejected as bigint) as rows_rejected,
         cast(rows_quarantined as bigint) as rows_quarantined,
+        cast(records_missing as bigint) as records_missing,
 
         -- timestamps
         cast(loaded_at as timestamp with time zone) as loaded_at
