@@ -8,6 +8,7 @@ from dagster_project.defs.automation import new_files_sensor, nightly_job, night
 from dagster_project.defs.ingestion import raw_ingest
 from dagster_project.defs.publication import build_publish_asset
 from dagster_project.defs.quality import gx_arrests_suite, gx_stops_suite
+from dagster_project.defs.site import site
 from dagster_project.defs.transform import MANIFEST, build_dbt_assets, dbt_resource
 from ingestion import settings
 
@@ -17,7 +18,7 @@ def defs() -> dg.Definitions:
     settings.quiet_telemetry()
     dbt_assets = build_dbt_assets()  # prepares the dbt manifest when the project changed
     return dg.Definitions(
-        assets=[raw_ingest, dbt_assets, build_publish_asset(MANIFEST)],
+        assets=[raw_ingest, dbt_assets, build_publish_asset(MANIFEST), site],
         asset_checks=[gx_stops_suite, gx_arrests_suite],
         jobs=[nightly_job],
         schedules=[nightly_schedule],

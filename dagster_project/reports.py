@@ -1191,7 +1191,9 @@ def chromium_path() -> str | None:
     candidate = os.environ.get("CHROMIUM")
     if candidate and Path(candidate).is_file():
         return candidate
-    for name in ("/usr/bin/chromium", shutil.which("chromium") or ""):
+    # Debian's /usr/bin/chromium is a wrapper that adds Google API keys and remote extensions
+    # (more calls home); the browser it wraps takes our flags alone.
+    for name in ("/usr/lib/chromium/chromium", "/usr/bin/chromium", shutil.which("chromium") or ""):
         if name and Path(name).is_file():
             return name
     return None
@@ -1207,6 +1209,10 @@ CHROMIUM_FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--disable-dev-shm-usage",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate,"
+    "AutofillServerCommunication,CertificateTransparencyComponentUpdater",
 )
 
 
