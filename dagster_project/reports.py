@@ -14,6 +14,7 @@ missing.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import html
 import json
 import logging
@@ -1072,7 +1073,6 @@ def section_methods(ctx: Context) -> str:
         )
         if ctx.data.has(t)
     ]
-    hashes = _hashes(ctx.data.root)
     return (
         "<ul>"
         "<li>Every count is a count of rows of the published file named beside it, filtered to"
@@ -1091,7 +1091,7 @@ def section_methods(ctx: Context) -> str:
             [
                 [
                     f"<code>{esc(ctx.data.file(t))}</code>",
-                    f"<code>{esc(hashes.get(ctx.data.file(t), 'written with this report'))}</code>",
+                    f"<code>{_sha256(ctx.data.path(t))}</code>",
                 ]
                 for t in used
             ],
@@ -1099,15 +1099,13 @@ def section_methods(ctx: Context) -> str:
     )
 
 
-def _hashes(root: Path) -> dict[str, str]:
-    sums = root / "SHA256SUMS"
-    if not sums.is_file():
-        return {}
-    out = {}
-    for line in sums.read_text(encoding="utf-8").splitlines():
-        digest, _, name = line.partition("  ")
-        out[name] = digest
-    return out
+def _sha256(path: Path) -> str:
+    """The file's SHA-256, as the release's SHA256SUMS and datapackage.json list it."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 CSS = """

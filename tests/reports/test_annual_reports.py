@@ -81,6 +81,12 @@ def test_report_sections_counts_and_narratives(demo_release):
     assert "3 entries" in html
     # Sections whose data the release does not hold yet say so.
     assert "Not yet published" in html
+    # Methods: the files read, with the SHA-256 the release's SHA256SUMS lists for them.
+    sums = dict(
+        line.split("  ")[::-1] for line in (demo_release / "SHA256SUMS").read_text().splitlines()
+    )
+    stops = sums["data/fct_stops.parquet"]
+    assert f"<td><code>data/fct_stops.parquet</code></td><td><code>{stops}</code></td>" in html
 
 
 def test_missing_narrative_is_stated_not_invented(demo_release):

@@ -193,6 +193,13 @@ def test_overview_shows_every_agency_with_published_counts(site):
     row = values.index(alder)
     assert values[row + 2] == f"{stops['alder_pd']:,}"
     assert f"{sum(stops.values()):,}" in values  # the total row
+    (delivered,) = published(
+        site["release"],
+        "select sum(rows_raw) from read_parquet('{data}/mart_quality_files.parquet')"
+        " where agency_id = 'alder_pd'",
+    )[0]
+    quality = values.index("alder_pd")  # the data-quality table names agencies by id
+    assert values[quality + 2] == f"{delivered:,}"
     chart = charts(dom)["People stopped by agency and kind of stop (all years in the release)"]
     (alder_traffic,) = published(
         site["release"],
