@@ -61,3 +61,19 @@ def test_a_failing_report_fails_the_release_and_current_stays(tmp_path):
     # The hook ran on the staging folder after the data and before the checksums.
     assert seen == [["checks.json", "data", "release.json"]]
     assert current_release(tmp_path / "publish") == first.path
+
+
+def test_site_asset_builds_only_when_asked(monkeypatch):
+    import dagster as dg
+
+    from dagster_project.defs.site import site
+
+    monkeypatch.delenv("LANTERN_BUILD_SITE", raising=False)
+    assert reports.site_enabled() is False
+    result = dg.materialize([site])
+    assert result.success
+    (event,) = result.get_asset_materialization_events()
+    assert event.asset_key == dg.AssetKey(["publish", "site"])
+    assert event.materialization.metadata["built"].value is False
+    monkeypatch.setenv("LANTERN_BUILD_SITE", "1")
+    assert reports.site_enabled() is (reports.REPORTS_DIR / "node_modules").is_dir()
