@@ -1238,9 +1238,11 @@ def write_annual_reports(
     agencies_dir: Path | None = None,
     *,
     pdf: bool | None = None,
+    pdf_latest_only: bool = False,
 ) -> list[Path]:
     """Writes reports/<agency_id>/<year>.html (and .pdf when `pdf`, or by default when Chromium
-    is installed) into a release folder; returns the files written."""
+    is installed; with `pdf_latest_only`, only for each agency's latest year) into a release
+    folder; returns the files written."""
     release_root = Path(release_root)
     agencies_dir = Path(agencies_dir or settings.agencies_dir())
     chromium = chromium_path() if pdf is not False else None
@@ -1249,7 +1251,9 @@ def write_annual_reports(
     data = ReleaseData(release_root)
     written: list[Path] = []
     try:
-        for agency_id, year in report_targets(data):
+        targets = report_targets(data)
+        latest = {agency_id: year for agency_id, year in targets}  # sorted: the last year wins
+        for agency_id, year in targets:
             folder = release_root / RELEASE_REPORTS / agency_id
             folder.mkdir(parents=True, exist_ok=True)
             target = folder / f"{year}.html"
@@ -1257,7 +1261,7 @@ def write_annual_reports(
                 render_annual_report(data, agencies_dir, agency_id, year), encoding="utf-8"
             )
             written.append(target)
-            if chromium:
+            if chromium and (not pdf_latest_only or latest[agency_id] == year):
                 print_pdf(target, folder / f"{year}.pdf", chromium)
                 written.append(folder / f"{year}.pdf")
     finally:
@@ -1268,15 +1272,23 @@ def write_annual_reports(
 
 def add_to_release(release_root: Path) -> None:
     """The publication hook: the agencies' narratives, then the annual reports, written into a
-    release folder before its checksums are taken. PDFs only where Chromium is installed, and
-    never when LANTERN_REPORT_PDF=0."""
+    release folder before its checksums are taken.
+
+    PDFs only where Chromium is installed, and by default only for each agency's latest year (the
+    report being issued; printing is about 2.5 s a report, and an agency with 17 years of history
+    would add 40 s to every night). LANTERN_REPORT_PDF=all prints every year, =none none;
+    `make reports` prints every year."""
     from ingestion import config
 
     release_root = Path(release_root)
     agencies = config.agency_ids(settings.agencies_dir())
     narratives.write_narratives(release_root, settings.agencies_dir(), agencies)
-    want_pdf = os.environ.get("LANTERN_REPORT_PDF", "auto")
-    write_annual_reports(release_root, pdf=None if want_pdf == "auto" else want_pdf == "1")
+    want_pdf = os.environ.get("LANTERN_REPORT_PDF", "latest")
+    write_annual_reports(
+        release_root,
+        pdf=False if want_pdf == "none" else None,
+        pdf_latest_only=want_pdf != "all",
+    )
 
 
 # --- the community site ----------------------------------------------------------------------

@@ -77,3 +77,40 @@ def test_site_asset_builds_only_when_asked(monkeypatch):
     assert event.materialization.metadata["built"].value is False
     monkeypatch.setenv("LANTERN_BUILD_SITE", "1")
     assert reports.site_enabled() is (reports.REPORTS_DIR / "node_modules").is_dir()
+
+
+def test_a_release_with_stops_only_gets_reports_for_each_year(tmp_path):
+    """Every section renders from whatever the release holds (here: agencies and stops only),
+    stating what is not published; the nightly default prints a PDF for the latest year only."""
+    release = tmp_path / "release"
+    (release / "data").mkdir(parents=True)
+    con = duckdb.connect()
+    con.execute(
+        f"copy (select 'a_pd' as agency_id, 'A Police' as agency_name, 'white' as reference_group)"
+        f" to '{release}/data/dim_agencies.parquet'"
+    )
+    con.execute(
+        f"""copy (
+            select 's' || i as stop_id, 'a_pd' as agency_id, 2022 + i % 2 as stop_year,
+                date '2022-01-01' + cast((i % 2) * 365 as integer) as stop_date,
+                ['vehicular', 'pedestrian'][1 + i % 3 // 2] as stop_type,
+                ['white', 'black'][1 + i % 5 // 4] as subject_race,
+                i % 4 = 0 as search_conducted, i % 8 = 0 as contraband_found,
+                false as frisk_performed, i % 10 = 0 as arrest_made,
+                i % 3 = 0 as citation_issued, i % 7 = 0 as warning_issued
+            from range(40) as t(i)
+        ) to '{release}/data/fct_stops.parquet'"""
+    )
+    con.close()
+    pdf = reports.chromium_path() is not None
+    written = reports.write_annual_reports(
+        release, tmp_path / "no_agencies", pdf=None if pdf else False, pdf_latest_only=True
+    )
+    names = sorted(p.relative_to(release).as_posix() for p in written)
+    expected = ["reports/a_pd/2022.html", "reports/a_pd/2023.html"]
+    assert names == sorted(expected + (["reports/a_pd/2023.pdf"] if pdf else []))
+    html = (release / "reports" / "a_pd" / "2022.html").read_text()
+    assert "<td>People stopped (person-stops)</td><td class=num>20</td>" in html
+    assert "<td>People arrested</td><td class=num>not yet published</td>" in html
+    assert "Missing:</strong> A Police has not provided its body-worn camera policy" in html
+    assert html.count("<h2>") == len(reports.SECTIONS)
