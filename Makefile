@@ -51,7 +51,7 @@ ui: install  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 clean:  ## remove everything a run wrote (keeps the virtualenv)
-	rm -rf data dbt/target dbt/logs
+	rm -rf data dbt/target dbt/logs reports/build reports/.evidence
 
 ROWS ?= 10000000
 bench: install  ## DuckDB alone vs Lantern's nightly run on the same files (bench/results.json)
