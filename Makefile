@@ -12,7 +12,7 @@ export RUNTIME__DLTHUB_TELEMETRY := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install demo run status test lint format ui clean bench
+.PHONY: install demo run status test lint format ui clean bench reports reports-setup
 .DEFAULT_GOAL := demo
 
 $(UV):
@@ -38,7 +38,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: install lint  ## set up and run lint and the whole test suite
+test: install lint reports-setup  ## set up and run lint and the whole test suite
 	$(BIN)/pytest
 
 format: install
@@ -51,8 +51,23 @@ ui: install  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 clean:  ## remove everything a run wrote (keeps the virtualenv)
-	rm -rf data dbt/target dbt/logs
+	rm -rf data dbt/target dbt/logs reports/build reports/.evidence
 
 ROWS ?= 10000000
 bench: install  ## DuckDB alone vs Lantern's nightly run on the same files (bench/results.json)
 	$(BIN)/python bench/run.py --rows $(ROWS)
+
+# The community site (Evidence, reports/) and the annual reports. npm installs the pinned,
+# locked packages; Debian's chromium (and poppler-utils' pdftotext for the tests) come from apt.
+reports/node_modules/.installed: reports/package.json reports/package-lock.json
+	cd reports && npm install --no-audit --no-fund
+	@touch $@
+
+reports-setup: reports/node_modules/.installed
+	reports/scripts/install-chromium.sh
+
+reports: install reports-setup  ## after `make demo`: annual reports (HTML, PDF) into the release, and the site
+	$(BIN)/python -m dagster_project.reports annual
+	$(BIN)/python -m dagster_project.reports site-sources
+	cd reports && npm run sources && npm run build
+	@echo "site: reports/build (serve it: $(BIN)/python -m http.server -d reports/build -b 127.0.0.1 8000)"

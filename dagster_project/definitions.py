@@ -17,6 +17,7 @@ from dagster_project.defs.quality import (
     gx_use_of_force_suite,
     record_suite_checks,
 )
+from dagster_project.defs.site import site
 from dagster_project.defs.transform import MANIFEST, build_dbt_assets, dbt_resource
 from ingestion import settings
 
@@ -31,6 +32,7 @@ def defs() -> dg.Definitions:
             dbt_assets,
             analytics_fits,
             build_publish_asset(MANIFEST, extra_tables=public_tables()),
+            site,
         ],
         asset_checks=[
             gx_stops_suite,

@@ -18,7 +18,7 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -101,8 +101,13 @@ def publish_release(
     release_id: str | None = None,
     personal_columns: set[str],
     keep: int = DEFAULT_KEEP,
+    extras: Sequence[Callable[[Path], object]] = (),
 ) -> Release:
     """Export `tables` from the warehouse into a new release and make it `current`.
+
+    Each of `extras` is called with the staging folder once the data, checks and release.json
+    are written and before the checksums are taken (the annual reports, dagster_project/reports.py),
+    so what it writes is part of the release and a failure in it fails the release.
 
     Refuses (PublicationError, nothing written) when a table would publish a personal column.
     Any failure while writing removes the staging folder and leaves `current` as it was. After
@@ -126,6 +131,7 @@ def publish_release(
             created_at,
             personal_columns,
             keep,
+            extras,
         )
 
 
@@ -150,6 +156,7 @@ def _publish_locked(
     created_at: datetime,
     personal_columns: set[str],
     keep: int,
+    extras: Sequence[Callable[[Path], object]],
 ) -> Release:
     final = publish_dir / release_id
     staging = publish_dir / f"{STAGING_PREFIX}{release_id}"
@@ -159,7 +166,14 @@ def _publish_locked(
 
     try:
         row_counts = _write_release(
-            staging, warehouse_path, tables, checks, release_id, created_at, personal_columns
+            staging,
+            warehouse_path,
+            tables,
+            checks,
+            release_id,
+            created_at,
+            personal_columns,
+            extras,
         )
         files = sorted(_release_files(staging))
         os.rename(staging, final)
@@ -302,6 +316,7 @@ def _write_release(
     release_id: str,
     created_at: datetime,
     personal_columns: set[str],
+    extras: Sequence[Callable[[Path], object]] = (),
 ) -> dict[str, int]:
     row_counts: dict[str, int] = {}
     schemas: dict[str, list[dict[str, Any]]] = {}
@@ -347,6 +362,8 @@ def _write_release(
             "row_counts": row_counts,
         },
     )
+    for extra in extras:
+        extra(root)
     _write_json(root / DATAPACKAGE, _datapackage(root, tables, schemas, release_id, created_at))
     _write_sha256sums(root)
     return row_counts
@@ -514,6 +531,12 @@ def _frictionless_field(name: str, duckdb_type: str, description: str) -> dict[s
         out["format"] = "any"
     out["lantern:duckdb_type"] = duckdb_type
     return out
+
+
+def write_sha256sums(root: Path) -> None:
+    """Rewrites a release's SHA256SUMS over every file it holds (after `make reports` added the
+    annual reports' PDFs to the current release)."""
+    _write_sha256sums(root)
 
 
 def _write_sha256sums(root: Path) -> None:

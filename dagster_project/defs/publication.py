@@ -75,6 +75,7 @@ def build_publish_asset(
     )
     def release(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         from dagster_project.publication import PublicTable, publish_release
+        from dagster_project.reports import add_to_release
 
         checks = warehouse.check_results(context.run_id)
         blocked = [c for c in checks if c["severity"] == "blocking" and not c["passed"]]
@@ -94,6 +95,8 @@ def build_publish_asset(
             tables,
             checks,
             personal_columns=personal_columns(),
+            # The agencies' narratives and the annual reports (HTML; PDF where Chromium is).
+            extras=[add_to_release],
         )
         context.log.info(f"published release {published.path}")
         return dg.MaterializeResult(
