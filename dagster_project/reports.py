@@ -24,7 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,6 +143,16 @@ def esc(value: object) -> str:
 
 def fmt_int(value: object) -> str:
     return "—" if value is None else f"{int(value):,}"
+
+
+def fmt_total(values: Iterable[object]) -> str:
+    """A column's total; cells suppressed for small numbers (null) are left out, and the total
+    says so ("≥ n") rather than pretend to be exact."""
+    values = list(values)
+    known = [int(v) for v in values if v is not None]
+    if not known:
+        return "—"
+    return ("≥ " if len(known) < len(values) else "") + f"{sum(known):,}"
 
 
 def fmt_pct(value: object, digits: int = 1) -> str:
@@ -616,8 +626,8 @@ def _test_stop_rates(ctx: Context) -> str:
         ],
         [
             "Total",
-            fmt_int(sum(r["stops"] for r in rows)),
-            fmt_int(sum(r["population"] or 0 for r in rows)),
+            fmt_total(r["stops"] for r in rows),
+            fmt_total(r["population"] for r in rows),
             "",
             "",
             "",
@@ -705,9 +715,11 @@ def _test_search_hit(ctx: Context, kind: str) -> str:
         ],
         [
             "Total",
-            fmt_int(sum(r[num] for r in rows)),
-            fmt_int(sum(r[den] for r in rows)),
-            fmt_pct(sum(r[num] for r in rows) / max(sum(r[den] for r in rows), 1)),
+            fmt_total(r[num] for r in rows),
+            fmt_total(r[den] for r in rows),
+            fmt_pct(sum(r[num] for r in rows) / max(sum(r[den] for r in rows), 1))
+            if all(r[num] is not None and r[den] is not None for r in rows)
+            else "—",
             "",
             "",
             "",
