@@ -462,6 +462,7 @@ def _datapackage(
                 "hash": f"sha256:{_sha256(file)}",
             }
         )
+    resources += _file_resources(root, {r["path"] for r in resources})
     return {
         "profile": "data-package",
         "name": "lantern",
@@ -471,6 +472,48 @@ def _datapackage(
         "created": _iso(created_at),
         "resources": resources,
     }
+
+
+# Files a release holds beside the tables (written by publish_release's extras): folder ->
+# what they are, for their datapackage.json resources.
+_FILE_DESCRIPTIONS = {
+    "reports": "Annual report of one agency and year (dagster_project/reports.py).",
+    "narratives": "The agencies' own texts and community-input logs, published verbatim "
+    "(dagster_project/narratives.py).",
+}
+_MEDIATYPES = {
+    "csv": "text/csv",
+    "parquet": "application/vnd.apache.parquet",
+    "json": "application/json",
+    "html": "text/html",
+    "pdf": "application/pdf",
+    "md": "text/markdown",
+    "svg": "image/svg+xml",
+}
+
+
+def _file_resources(root: Path, described: set[str]) -> list[dict[str, Any]]:
+    """A data resource for every file of the release not otherwise described (the annual reports,
+    the narratives), so datapackage.json lists every published file."""
+    resources = []
+    for relative in sorted(_release_files(root) - described - {DATAPACKAGE, SHA256SUMS}):
+        file = root / relative
+        fmt = file.suffix.lstrip(".").lower()
+        folder = relative.split("/", 1)[0]
+        name = re.sub(r"[^a-z0-9._-]+", "-", relative.lower().replace("/", "-"))
+        resources.append(
+            {
+                "name": name,
+                "path": relative,
+                "profile": "data-resource",
+                "description": _FILE_DESCRIPTIONS.get(folder, "A file of the release."),
+                "format": fmt,
+                "mediatype": _MEDIATYPES.get(fmt, "application/octet-stream"),
+                "bytes": file.stat().st_size,
+                "hash": f"sha256:{_sha256(file)}",
+            }
+        )
+    return resources
 
 
 # DuckDB type (its leading word) -> Frictionless Table Schema v1 type.
@@ -534,8 +577,22 @@ def _frictionless_field(name: str, duckdb_type: str, description: str) -> dict[s
 
 
 def write_sha256sums(root: Path) -> None:
-    """Rewrites a release's SHA256SUMS over every file it holds (after `make reports` added the
-    annual reports' PDFs to the current release)."""
+    """Rewrites a release's index after files were added to it (`make reports` adds the annual
+    reports' PDFs to the current release): datapackage.json's file resources, then SHA256SUMS
+    over every file it holds."""
+    root = Path(root)
+    package_path = root / DATAPACKAGE
+    if package_path.is_file():
+        package = json.loads(package_path.read_text(encoding="utf-8"))
+        # the tables' and the fixed files' resources stay; the other files are described anew
+        kept = [
+            r
+            for r in package["resources"]
+            if r["path"].startswith(f"{DATA_DIR}/") or r["path"] in (CHECKS, RELEASE)
+        ]
+        described = {r["path"] for r in kept}
+        package["resources"] = kept + _file_resources(root, described)
+        _write_json(package_path, package)
     _write_sha256sums(root)
 
 

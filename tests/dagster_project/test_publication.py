@@ -158,6 +158,33 @@ def test_release_is_complete_and_described(warehouse: Path, tmp_path: Path) -> N
     assert not list(publish_dir.glob(".*"))  # no staging or temporary link left behind
 
 
+def test_files_written_by_extras_are_described_and_summed(warehouse: Path, tmp_path: Path) -> None:
+    def annual_report(root: Path) -> None:
+        (root / "reports" / "alder_pd").mkdir(parents=True)
+        (root / "reports" / "alder_pd" / "2023.html").write_text("<h1>Annual report</h1>")
+
+    root = publish(warehouse, tmp_path / "publish", "r1", extras=[annual_report]).path
+
+    resources = {
+        r["path"]: r for r in json.loads((root / "datapackage.json").read_text())["resources"]
+    }
+    html = resources["reports/alder_pd/2023.html"]
+    assert (html["format"], html["mediatype"]) == ("html", "text/html")
+    assert html["hash"] == f"sha256:{sha256(root / 'reports/alder_pd/2023.html')}"
+    assert "Annual report" in html["description"]
+    assert verify_release(root) == []
+
+    # `make reports` adds a PDF to the published release, then re-indexes it
+    (root / "reports" / "alder_pd" / "2023.pdf").write_bytes(b"%PDF-1.4 test")
+    assert any("2023.pdf: not listed" in p for p in verify_release(root))
+    publication.write_sha256sums(root)
+    package = json.loads((root / "datapackage.json").read_text())
+    paths = [r["path"] for r in package["resources"]]
+    assert paths.count("reports/alder_pd/2023.pdf") == 1 and "data/fct_stops.csv" in paths
+    assert paths.count("reports/alder_pd/2023.html") == 1
+    assert verify_release(root) == []
+
+
 def test_verify_release_finds_tampering(warehouse: Path, tmp_path: Path) -> None:
     root = publish(warehouse, tmp_path / "publish", "r1").path
     with (root / "data" / "fct_stops.csv").open("a", encoding="utf-8") as handle:

@@ -91,6 +91,14 @@ REAL_EXPORTS = [
         "complainants",
         "chicago-cpd-complaints-2000-2016/complaints-complainants_2000-2016_2016-11.csv.gz",
     ),
+    # several linked files joined by key (linked_files:): the main file is the export
+    (
+        "chicago_pd",
+        "use_of_force",
+        "chicago-cpd-trr-2017-2020/TRR-main_2017-2020_2020-06_p583646.csv.gz",
+    ),
+    # a reference dataset (ingestion/reference/wapo/), validated like an agency's
+    ("wapo", "fatal_force", "wapo-fatal-force/fatal-police-shootings-data.csv"),
 ]
 
 
@@ -115,13 +123,18 @@ def test_every_real_export_validates_and_a_renamed_copy_names_the_column(
     assert report["loadable"] and report["files"][0]["rows_raw"] > 0
     field, column = _required_plain_column(agency, dataset)
     data = real.read_bytes()
-    if data[:2] == b"\x1f\x8b":
+    gzipped = data[:2] == b"\x1f\x8b"
+    if gzipped:
         data = gzip.decompress(data)
     header, rest = data.split(b"\n", 1)
     renamed = header.replace(column.encode(), b"Renamed " + column.encode(), 1)
     assert renamed != header, column
-    copy = tmp_path / real.name.removesuffix(".gz")
-    copy.write_bytes(renamed + b"\n" + rest)
+    copy = tmp_path / real.name  # same name and compression: linked files are found by name
+    renamed_file = renamed + b"\n" + rest
+    copy.write_bytes(gzip.compress(renamed_file) if gzipped else renamed_file)
+    for sibling in real.parent.iterdir():  # the delivery's other files, as delivered
+        if sibling != real and sibling.suffix != ".md":
+            (tmp_path / sibling.name).symlink_to(sibling)
     assert cli.main(["validate", agency, str(copy), "--dataset", dataset]) == 1
     out = capsys.readouterr().out
     assert "NOT LOADABLE" in out
