@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from dagster_project import cli
@@ -313,11 +314,12 @@ def test_quality_report_is_published_without_raw_rows(scenario):
 
 # --- disparity and performance marts ------------------------------------------------------------
 
-ANALYTICS_MARTS = (
+MEASURE_MARTS = (
     "mart_benchmark_rates", "mart_relative_rate_index", "mart_search_rates", "mart_hit_rates",
-    "mart_use_of_force_rates", "mart_complaint_outcomes", "mart_performance_measures",
-    "mart_decision_log",
+    "mart_use_of_force_rates", "mart_complaint_outcomes", "mart_bwc_compliance",
+    "mart_school_contacts", "mart_survey_scores", "mart_response_times",
 )  # fmt: skip
+ANALYTICS_MARTS = (*MEASURE_MARTS, "mart_performance_measures", "mart_decision_log")
 
 
 def _measure(warehouse, mart, agency, measure, group="black"):
@@ -374,7 +376,7 @@ def test_analytics_marts_are_published_without_small_counts(scenario):
     paths = {r["path"] for r in package["resources"]}
     for mart in ANALYTICS_MARTS:
         assert f"data/{mart}.csv" in paths, mart
-    for mart in ANALYTICS_MARTS[:6]:
+    for mart in MEASURE_MARTS:
         with (release / "data" / f"{mart}.csv").open() as handle:
             rows = list(csv.DictReader(handle))
         for row in rows:
@@ -382,6 +384,241 @@ def test_analytics_marts_are_published_without_small_counts(scenario):
                 assert not (row[column] and 1 <= int(row[column]) <= 9), (mart, row)
     with (release / "data" / "mart_search_rates.csv").open() as handle:
         assert any(row["flag"] == "suppressed" for row in csv.DictReader(handle))
+
+
+# --- body-worn cameras, schools, surveys, calls (the demo's record effects) ----------------------
+
+
+def _cell(warehouse, mart, agency, measure, unit="all", group="all", period=2023):
+    """The mart row of one agency-year-unit-measure-group, as a dict."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        frame = con.execute(
+            f"select * from marts.{mart} where agency_id = ? and measure = ? and unit = ?"
+            " and group_name = ? and period = ?",
+            [agency, measure, unit, group, period],
+        ).df()
+    finally:
+        con.close()
+    assert len(frame) == 1, (mart, agency, measure, unit, group, frame)
+    return {k: (None if pd.isna(v) else v) for k, v in frame.iloc[0].to_dict().items()}
+
+
+def _effects(scenario, agency):
+    return scenario["manifest"]["agencies"][agency]["record_effects"]
+
+
+def test_bwc_activation_compliance_and_late_activations_equal_the_demo(scenario):
+    for agency in ("alder_pd", "birch_so", "cedar_pd"):
+        truth = _effects(scenario, agency)["bwc_activation"]
+        row = _cell(
+            scenario["warehouse"], "mart_bwc_compliance", agency, "bwc_force_incidents_recorded"
+        )
+        assert row["numerator"] == truth["force_incidents_with_recording"], (agency, row)
+        assert row["denominator"] == truth["force_incidents"], (agency, row)
+        assert row["lower"] <= truth["compliance"] <= row["upper"], (agency, row)
+        # late: only force-incident recordings start after the arrival (other call recordings
+        # start up to 2 minutes before it)
+        late = _cell(
+            scenario["warehouse"], "mart_bwc_compliance", agency, "bwc_late_activation",
+            group="use_of_force",
+        )  # fmt: skip
+        assert late["denominator"] == truth["force_incidents_with_recording"], (agency, late)
+        if truth["late_activations"] >= 10:
+            assert late["numerator"] == truth["late_activations"], (agency, late)
+            share = truth["late_activations"] / truth["force_incidents_with_recording"]
+            assert late["estimate"] == pytest.approx(share, abs=1e-6)
+            assert late["lower"] < share < late["upper"]
+        else:  # birch 2, cedar 3: suppressed, and the all-category total with them
+            assert late["numerator"] is None and late["flag"] == "suppressed", (agency, late)
+            total = _cell(
+                scenario["warehouse"], "mart_bwc_compliance", agency, "bwc_late_activation"
+            )
+            assert total["numerator"] is None, (agency, total)
+    alder = _effects(scenario, "alder_pd")["bwc_activation"]
+    total = _cell(scenario["warehouse"], "mart_bwc_compliance", "alder_pd", "bwc_late_activation")
+    assert total["numerator"] == alder["late_activations"] and total["flag"] == "ok"
+
+
+def test_bwc_stop_coverage_and_retention_equal_the_demo(scenario):
+    for agency in ("alder_pd", "birch_so", "cedar_pd"):
+        links = scenario["manifest"]["agencies"][agency]["links"]
+        ((stops, non_evidence),) = query(
+            scenario["warehouse"],
+            "select (select count(distinct stop_id) from marts.fct_stops where agency_id = $1"
+            " and stop_year = 2023), (select count(*) from marts.fct_bwc_recordings where"
+            " agency_id = $1 and category = 'non_evidence' and year(started_date) = 2023)",
+            [agency],
+        )
+        row = _cell(scenario["warehouse"], "mart_bwc_compliance", agency, "bwc_stops_recorded")
+        assert (row["numerator"], row["denominator"]) == (links["recordings_with_stop"], stops)
+        # The demo deletes every non-evidence recording on the day its 180 days end, keeps the
+        # others (longer or indefinite retention): nothing early, nothing kept past its end.
+        early = _cell(
+            scenario["warehouse"], "mart_bwc_compliance", agency, "bwc_deleted_before_retention"
+        )
+        assert early["numerator"] == 0 and early["denominator"] > non_evidence, (agency, early)
+        kept = _cell(
+            scenario["warehouse"], "mart_bwc_compliance", agency, "bwc_kept_past_retention"
+        )
+        assert (kept["numerator"], kept["denominator"]) == (0, non_evidence), (agency, kept)
+        assert kept["upper"] < 0.01
+
+
+def test_school_discipline_share_equals_the_demo(scenario):
+    for agency in ("alder_pd", "birch_so", "cedar_pd"):
+        truth = _effects(scenario, agency)["school_discipline"]
+        row = _cell(
+            scenario["warehouse"], "mart_school_contacts", agency, "school_discipline_share"
+        )
+        assert (row["numerator"], row["denominator"]) == (
+            truth["discipline_matters"],
+            truth["contacts"],
+        )
+        assert row["lower"] <= truth["share"] <= row["upper"], (agency, row)
+    # arrests and referrals by race: the demo draws outcomes independently of race, so no
+    # published ratio may be flagged; each has its comparison group's counts beside it
+    rows = query(
+        scenario["warehouse"],
+        "select agency_id, measure, group_name, numerator, denominator, ratio, ratio_lower,"
+        " ratio_upper, is_disparity, comparison_group from marts.mart_school_contacts"
+        " where group_type = 'race'",
+    )
+    measures = {r[1] for r in rows}
+    assert measures == {"school_arrest_rate", "school_justice_referral_rate"}
+    assert all(r[9] == "white" for r in rows)
+    assert not any(r[8] for r in rows), [r for r in rows if r[8]]
+    ratios = [r for r in rows if r[6] is not None and r[2] != "white"]
+    assert ratios and all(low < ratio < high for *_, ratio, low, high, _, _ in ratios)
+
+
+def test_survey_construct_scores_find_the_demo_unit(scenario):
+    for agency in ("alder_pd", "birch_so", "cedar_pd"):
+        truth = _effects(scenario, agency)["survey_unit_effect"]
+        measure = f"officer_climate_{truth['construct']}"
+        rows = {
+            unit: _cell(scenario["warehouse"], "mart_survey_scores", agency, measure, unit=unit)
+            for unit in truth["mean_scored_value_by_unit"]
+        }
+        for unit, mean in truth["mean_scored_value_by_unit"].items():
+            row = rows[unit]
+            assert row["unit_type"] == "organizational_unit" and row["flag"] == "ok"
+            assert row["numerator"] >= 10
+            # the manifest's mean pools items; the mart averages respondents' item means
+            assert row["estimate"] == pytest.approx(mean, abs=0.05), (agency, unit, row)
+            assert row["lower"] <= mean <= row["upper"], (agency, unit, row)
+        effect = rows[truth["unit"]]
+        others = [row for unit, row in rows.items() if unit != truth["unit"]]
+        if truth["latent_shift"] < 0:
+            assert all(effect["upper"] < row["lower"] for row in others), agency
+        else:
+            assert all(effect["lower"] > row["upper"] for row in others), agency
+    # every published survey cell holds at least 10 respondents
+    (small,) = query(
+        scenario["warehouse"],
+        "select count(*) from marts.mart_survey_scores where numerator < 10"
+        " or (numerator is null and estimate is not null)",
+    )[0]
+    assert small == 0
+
+
+def test_response_time_medians_by_priority_equal_the_demo(scenario):
+    for agency in ("alder_pd", "birch_so", "cedar_pd"):
+        truth = _effects(scenario, agency)["response_seconds_median_by_priority"]["generated"]
+        total = 0
+        for priority, seconds in truth.items():
+            row = _cell(
+                scenario["warehouse"], "mart_response_times", agency, "response_minutes_median",
+                group=priority,
+            )  # fmt: skip
+            assert row["estimate"] == pytest.approx(seconds / 60, abs=1e-5), (agency, priority)
+            assert row["lower"] < row["estimate"] < row["upper"]
+            total += row["numerator"]
+        everything = _cell(
+            scenario["warehouse"], "mart_response_times", agency, "response_minutes_median"
+        )
+        assert everything["numerator"] == total
+        # the designed response times rise with priority; so do the measured means
+        means = [
+            _cell(
+                scenario["warehouse"], "mart_response_times", agency, "response_minutes_mean",
+                group=p,
+            )["estimate"]
+            for p in sorted(truth)
+        ]  # fmt: skip
+        assert means == sorted(means)
+    (beats,) = query(
+        scenario["warehouse"],
+        "select count(distinct unit) from marts.mart_response_times where agency_id = 'alder_pd'"
+        " and unit_type = 'beat'",
+    )[0]
+    assert beats == 20  # 5 districts x 4 beats
+
+
+def test_new_measure_families_join_the_performance_table_and_decision_log(scenario):
+    sources = {
+        source: n
+        for source, n in query(
+            scenario["warehouse"],
+            "select source_model, count(*) from marts.mart_performance_measures group by 1",
+        )
+    }
+    for mart in (
+        "mart_bwc_compliance",
+        "mart_school_contacts",
+        "mart_survey_scores",
+        "mart_response_times",
+    ):
+        assert sources.get(mart, 0) > 0, mart
+    (row,) = query(
+        scenario["warehouse"],
+        "select value, numerator, denominator, lower, upper from marts.mart_performance_measures"
+        " where agency_id = 'alder_pd' and measure = 'bwc_force_incidents_recorded'"
+        " and unit = 'all' and group_name = 'all'",
+    )
+    source = _cell(
+        scenario["warehouse"], "mart_bwc_compliance", "alder_pd", "bwc_force_incidents_recorded"
+    )
+    assert row == (
+        source["estimate"],
+        source["numerator"],
+        source["denominator"],
+        source["lower"],
+        source["upper"],
+    )
+    log = {
+        (analysis, rule): (before, after)
+        for analysis, rule, before, after in query(
+            scenario["warehouse"],
+            "select analysis, rule, rows_before, rows_after from marts.mart_decision_log"
+            " where agency_id = 'alder_pd' and period = 2023",
+        )
+    }
+    facts = scenario["manifest"]["agencies"]["alder_pd"]["facts"]
+    assert (
+        log[("mart_response_times", "response time recorded")][0] == facts["fct_calls_for_service"]
+    )
+    assert log[("mart_bwc_compliance", "force incidents: district recorded (district rows)")] == (
+        facts["fct_use_of_force_incidents"],
+        facts["fct_use_of_force_incidents"],
+    )
+    assert log[
+        ("mart_school_contacts", "discipline matter recorded (school_discipline_share)")
+    ] == (
+        facts["fct_school_incidents"],
+        facts["fct_school_incidents"],
+    )
+    assert (
+        log[("mart_survey_scores", "questionnaire with a scored item")][0]
+        == facts["fct_survey_responses"]
+    )
+    for mart in (
+        "mart_bwc_compliance",
+        "mart_school_contacts",
+        "mart_survey_scores",
+        "mart_response_times",
+    ):
+        assert (mart, "small numbers suppressed (rows)") in log, mart
 
 
 # --- model fits (dagster_project/defs/analytics.py) ----------------------------------------------

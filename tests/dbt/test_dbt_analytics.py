@@ -12,6 +12,10 @@ with `dbt build` (models and their data tests) for everything upstream of the ma
 - elm_pd, exact counts for a hand computation of the within-district averaged hit rate, where
   pooling and averaging disagree (Simpson's paradox).
 - oak_pd complaints, exact counts: sustained rates by category and by complainant race.
+- ash_pd, exact survey answers (units of 12, 20 and 7 respondents: the 7 suppressed, the 12
+  with it as its complementary cell) and response times (priority 1: 11 calls of 1..11 minutes;
+  priorities 2 and 3: 5 and 4 calls, suppressed) for hand-computed means, medians, percentiles
+  and their intervals.
 """
 
 from __future__ import annotations
@@ -45,6 +49,10 @@ SELECTION = (
 ANALYTICS = (
     "mart_benchmark_rates", "mart_relative_rate_index", "mart_search_rates", "mart_hit_rates",
     "mart_use_of_force_rates", "mart_complaint_outcomes",
+)  # fmt: skip
+# The marts of the record types beyond stops (only ash_pd has survey answers and calls).
+MEASURE_MARTS = (
+    "mart_bwc_compliance", "mart_school_contacts", "mart_survey_scores", "mart_response_times",
 )  # fmt: skip
 BOOLEANS = {"true": "true", "false": "false"}
 LOADED_AT = "2024-02-01 02:00:00+00"
@@ -88,7 +96,7 @@ def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create table raw.not_recorded (agency_id varchar, dataset varchar, field varchar)")
     con.execute(
         "create table raw.agencies (agency_id varchar, agency_name varchar, ori varchar,"
-        " state varchar, time_zone varchar, latitude double, longitude double,"
+        " state varchar, city varchar, time_zone varchar, latitude double, longitude double,"
         " first_year bigint, reference_group varchar)"
     )
     con.execute(
@@ -238,6 +246,65 @@ def complaint_rows() -> tuple[list[dict], list[dict], list[dict]]:
     return complaints, allegations, complainants
 
 
+# ash_pd's climate survey: unit -> each respondent's supervisor_support score (two items, SS2
+# reverse-scored, both giving the score).
+SURVEY_SCORES = {
+    "Alpha": [1 + i % 5 for i in range(12)],
+    "Beta": [2 + i % 3 for i in range(20)],
+    "Gamma": [4] * 7,
+}
+# ash_pd's calls: priority -> response minutes, all in beat B1.
+RESPONSE_MINUTES = {1: list(range(1, 12)), 2: [3, 4, 5, 6, 7], 3: [20, 21, 22, 23]}
+
+
+def ash_rows() -> dict[str, list[dict]]:
+    responses, answers, calls = [], [], []
+    for unit, scores in SURVEY_SCORES.items():
+        for i, score in enumerate(scores):
+            rid = f"{unit}-{i}"
+            responses.append(
+                {
+                    "_agency_id": "ash_pd",
+                    "source_record_id": rid,
+                    "survey_wave": "2023-fall",
+                    "survey_type": "officer_climate",
+                    "unit": unit,
+                    "completed_date": "2023-10-02",
+                }
+            )
+            for item, value, reverse in (("SS1", score, "false"), ("SS2", 6 - score, "true")):
+                answers.append(
+                    {
+                        "_agency_id": "ash_pd",
+                        "response_record_id": rid,
+                        "item_id": item,
+                        "construct": "supervisor_support",
+                        "response_value": str(value),
+                        "reverse_scored": reverse,
+                    }
+                )
+    for priority, minutes in RESPONSE_MINUTES.items():
+        for i, minute in enumerate(minutes):
+            calls.append(
+                {
+                    "_agency_id": "ash_pd",
+                    "source_record_id": f"P{priority}-{i}",
+                    "received_date": "2023-04-03",
+                    "received_time": "10:00:00",
+                    "arrived_date": "2023-04-03",
+                    "arrived_time": f"10:{minute:02d}:00",
+                    "priority": str(priority),
+                    "district": "B",
+                    "beat": "B1",
+                }
+            )
+    return {
+        "survey_responses": responses,
+        "survey_item_responses": answers,
+        "calls_for_service": calls,
+    }
+
+
 def insert_value_maps(con: duckdb.DuckDBPyConnection, agencies: list[str]) -> None:
     rows = []
     for agency in agencies:
@@ -255,12 +322,12 @@ def build_raw_warehouse(path: Path) -> None:
     con = duckdb.connect(str(path))
     try:
         create_raw_tables(con)
-        agencies = ["oak_pd", "pine_pd", "elm_pd"]
+        agencies = ["oak_pd", "pine_pd", "elm_pd", "ash_pd"]
         insert_value_maps(con, agencies)
         for agency in agencies:
             con.execute(
-                "insert into raw.agencies values (?, ?, 'XX0000000', 'OR', 'America/Los_Angeles',"
-                " 45.5, -122.6, 2020, 'white')",
+                "insert into raw.agencies values (?, ?, 'XX0000000', 'OR', 'Portland',"
+                " 'America/Los_Angeles', 45.5, -122.6, 2020, 'white')",
                 [agency, agency.replace("_", " ").title()],
             )
         con.executemany(
@@ -295,6 +362,8 @@ def build_raw_warehouse(path: Path) -> None:
         insert(con, "complaints", complaints)
         insert(con, "allegations", allegations)
         insert(con, "complainants", complainants)
+        for dataset, rows in ash_rows().items():
+            insert(con, dataset, rows)
     finally:
         con.close()
 
@@ -488,7 +557,7 @@ def published_counts(warehouse: Warehouse) -> pd.DataFrame:
     frames = []
     con = duckdb.connect(str(warehouse.path), read_only=True)
     try:
-        for mart in ANALYTICS:
+        for mart in ANALYTICS + MEASURE_MARTS:
             frame = con.execute(f"select * from marts.{mart}").df()
             frame["mart"] = mart
             frames.append(frame)
@@ -578,3 +647,89 @@ def test_performance_measures_and_decision_log(warehouse: Warehouse) -> None:
         "select rows_before, rows_after from marts.mart_decision_log where agency_id = 'pine_pd'"
         " and analysis = 'mart_benchmark_rates' and rule = 'small numbers suppressed (rows)'"
     ) == [(6, 4)]
+
+
+def t_interval(values: list[float]) -> tuple[float, float, float]:
+    from scipy import stats
+
+    n = len(values)
+    mean = float(np.mean(values))
+    half = stats.t.ppf(0.975, n - 1) * float(np.std(values, ddof=1)) / math.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def test_survey_scores_only_for_cells_of_at_least_ten_respondents(warehouse: Warehouse) -> None:
+    measure = "officer_climate_supervisor_support"
+    beta = warehouse.row("mart_survey_scores", "ash_pd", measure, "all", unit="Beta")
+    mean, lower, upper = t_interval(SURVEY_SCORES["Beta"])
+    assert beta["numerator"] == 20 and beta["flag"] == "ok" and beta["denominator"] is None
+    assert beta["estimate"] == pytest.approx(mean, abs=1e-6)
+    # Cornish-Fisher t quantile: within 0.0003 of the exact one (times sd / sqrt(n))
+    assert beta["lower"] == pytest.approx(lower, abs=5e-4)
+    assert beta["upper"] == pytest.approx(upper, abs=5e-4)
+    # Gamma (7 respondents) is suppressed; Alpha (12) too, or the agency's 39 minus Beta's 20
+    # would give Gamma's count and, with the means, its mean back.
+    for unit in ("Gamma", "Alpha"):
+        row = warehouse.row("mart_survey_scores", "ash_pd", measure, "all", unit=unit)
+        assert row["flag"] == "suppressed" and row["is_suppressed"], row
+        assert row["numerator"] is None and row["estimate"] is None and row["lower"] is None
+    assert warehouse.row("mart_survey_scores", "ash_pd", measure, "all", unit="Gamma")[
+        "is_small_numbers"
+    ]
+    agency = warehouse.row("mart_survey_scores", "ash_pd", measure, "all")
+    everyone = [score for scores in SURVEY_SCORES.values() for score in scores]
+    mean, lower, upper = t_interval(everyone)
+    assert agency["numerator"] == 39 and agency["unit_type"] == "agency"
+    assert agency["estimate"] == pytest.approx(mean, abs=1e-6)
+    assert agency["lower"] == pytest.approx(lower, abs=5e-4)
+    assert agency["upper"] == pytest.approx(upper, abs=5e-4)
+
+
+def test_response_times_by_priority_and_beat(warehouse: Warehouse) -> None:
+    rows = {
+        (unit, measure, group): (n, estimate, lower, upper, flag)
+        for unit, measure, group, n, estimate, lower, upper, flag in warehouse.rows(
+            "select unit, measure, group_name, numerator, estimate, lower, upper, flag"
+            " from marts.mart_response_times where agency_id = 'ash_pd'"
+        )
+    }
+    for unit in ("all", "B1"):
+        # 1..11 minutes: median 6 within order statistics 2 and 10 (ranks floor(5.5 - 1.96 *
+        # sqrt(2.75)) and ceil(5.5 + 1.96 * sqrt(2.75)) + 1); 90th percentile 10 within 7 and 11
+        assert rows[(unit, "response_minutes_median", "1")] == (11, 6.0, 2.0, 10.0, "ok")
+        assert rows[(unit, "response_minutes_p90", "1")] == (11, 10.0, 7.0, 11.0, "ok")
+        n, mean, lower, upper, flag = rows[(unit, "response_minutes_mean", "1")]
+        _, t_lower, t_upper = t_interval(RESPONSE_MINUTES[1])
+        assert (n, mean, flag) == (11, 6.0, "ok")
+        assert lower == pytest.approx(t_lower, abs=5e-4) and upper == pytest.approx(
+            t_upper, abs=5e-4
+        )
+        for priority in ("2", "3"):  # 5 and 4 calls
+            assert rows[(unit, "response_minutes_median", priority)] == (
+                None, None, None, None, "suppressed",
+            )  # fmt: skip
+        everything = sorted(m for minutes in RESPONSE_MINUTES.values() for m in minutes)
+        n, median, *_ = rows[(unit, "response_minutes_median", "all")]
+        assert (n, median) == (20, float(np.median(everything)))
+    log = dict(
+        warehouse.rows(
+            "select rule, rows_after from marts.mart_decision_log"
+            " where agency_id = 'ash_pd' and analysis = 'mart_response_times'"
+        )
+    )
+    assert log["response time recorded"] == 20
+    assert log["beat recorded (beat rows)"] == 20
+
+
+def test_no_camera_coverage_without_camera_recordings(warehouse: Warehouse) -> None:
+    # oak_pd sends force incidents and stops but no recordings: no coverage row (it would read
+    # 0%), and the decision log says why
+    assert warehouse.rows("select count(*) from marts.mart_bwc_compliance") == [(0,)]
+    (oak_force,) = warehouse.rows(
+        "select count(*) from marts.fct_use_of_force_incidents where agency_id = 'oak_pd'"
+    )[0]
+    assert oak_force > 0
+    assert warehouse.rows(
+        "select rows_before, rows_after from marts.mart_decision_log where agency_id = 'oak_pd'"
+        " and rule = 'force incidents: agency sends body-worn camera recordings'"
+    ) == [(oak_force, 0)]

@@ -335,7 +335,11 @@ complaint_rules as (
 
 ),
 
-{%- set marts = ['mart_benchmark_rates', 'mart_relative_rate_index', 'mart_search_rates', 'mart_hit_rates', 'mart_use_of_force_rates', 'mart_complaint_outcomes'] %}
+{%- set marts = [
+    'mart_benchmark_rates', 'mart_relative_rate_index', 'mart_search_rates', 'mart_hit_rates',
+    'mart_use_of_force_rates', 'mart_complaint_outcomes', 'mart_bwc_compliance',
+    'mart_school_contacts', 'mart_survey_scores', 'mart_response_times',
+] %}
 
 suppression_rules as (
 
@@ -371,6 +375,8 @@ unioned as (
     select * from force_district_rule
     union all
     select * from complaint_rules
+    union all
+    select * from {{ ref('int_decision_log_measures') }}
     union all
     select * from suppression_rules
 

@@ -7,8 +7,9 @@
     contributes only its ratios, `rri_<decision point>_ratio`). A ratio row carries no numerator or
     denominator (they are on the estimate rows of the group and of the comparison group).
 
-    Another measure family (calls for service, body-worn cameras, schools, surveys) joins by
-    adding a CTE with these columns and one more `union all` below; measure names must not clash.
+    The body-worn camera, school, survey and response-time marts join the same way (a mean,
+    median or percentile carries its n as numerator and no denominator). Another measure family
+    joins by adding a CTE with these columns to the list below; measure names must not clash.
 -#}
 
 with
@@ -43,6 +44,30 @@ complaint_outcomes as (
 
 ),
 
+bwc_compliance as (
+
+    select *, 'mart_bwc_compliance' as source_model from {{ ref('mart_bwc_compliance') }}
+
+),
+
+school_contacts as (
+
+    select *, 'mart_school_contacts' as source_model from {{ ref('mart_school_contacts') }}
+
+),
+
+survey_scores as (
+
+    select *, 'mart_survey_scores' as source_model from {{ ref('mart_survey_scores') }}
+
+),
+
+response_times as (
+
+    select *, 'mart_response_times' as source_model from {{ ref('mart_response_times') }}
+
+),
+
 relative_rate_index as (
 
     select *, 'mart_relative_rate_index' as source_model from {{ ref('mart_relative_rate_index') }}
@@ -51,7 +76,11 @@ relative_rate_index as (
 
 measure_rows as (
 
-    {%- for relation in ['benchmark_rates', 'search_rates', 'hit_rates', 'use_of_force_rates', 'complaint_outcomes'] %}
+    {%- set relations = [
+        'benchmark_rates', 'search_rates', 'hit_rates', 'use_of_force_rates', 'complaint_outcomes',
+        'bwc_compliance', 'school_contacts', 'survey_scores', 'response_times',
+    ] %}
+    {%- for relation in relations %}
     select
         agency_id, unit_type, unit, period, measure, group_type, group_name, source_model, method,
         estimate, ratio, ratio_lower, ratio_upper, comparison_group, numerator, denominator,
