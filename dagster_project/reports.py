@@ -2327,6 +2327,65 @@ def add_to_release(release_root: Path) -> None:
 # --- the community site ----------------------------------------------------------------------
 
 
+PLACEHOLDERS = "placeholders"  # git-ignored: empty stand-ins for tables a release lacks
+
+
+def contract_columns(table: str) -> dict[str, str] | None:
+    """A public table's columns and types, as its contract states them: the dbt model's YAML
+    (data_type per column, enforced) or the model fits' column list (analytics/nightly.py)."""
+    import yaml
+
+    from dagster_project.analytics import nightly
+
+    if table in nightly.TABLES:
+        return {c: t for c, (t, _) in nightly.TABLES[table][1].items()}
+    for path in sorted((settings.PROJECT_ROOT / "dbt" / "models").rglob("*.yml")):
+        for model in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("models", []):
+            if model.get("name") == table and model.get("columns"):
+                return {c["name"]: c.get("data_type") or "varchar" for c in model["columns"]}
+    return None
+
+
+def site_tables(source_dir: Path = SITE_SOURCE_DIR) -> set[str]:
+    """The published tables the site's sources read (`read_parquet('<table>.parquet')`)."""
+    return {
+        name
+        for sql in source_dir.glob("*.sql")
+        for name in re.findall(r"read_parquet\('([a-z0-9_]+)\.parquet'\)", sql.read_text())
+    }
+
+
+def write_placeholders(release_root: Path, source_dir: Path = SITE_SOURCE_DIR) -> list[str]:
+    """For every table the site reads that the release lacks (an older release, a table not yet
+    published), an empty Parquet file with the table's contract columns, so the sources still
+    run and the page says the section is not published. Returns the tables stood in for."""
+    folder = source_dir / PLACEHOLDERS
+    shutil.rmtree(folder, ignore_errors=True)
+    missing = sorted(
+        t
+        for t in site_tables(source_dir)
+        if not any((release_root / f / f"{t}.parquet").is_file() for f in ("data", "narratives"))
+    )
+    if not missing:
+        return []
+    folder.mkdir(parents=True)
+    con = duckdb.connect()
+    try:
+        for table in missing:
+            columns = contract_columns(table)
+            if columns is None:
+                raise ReportError(
+                    f"the site reads {table}.parquet, which {release_root} lacks, and no contract"
+                    " (dbt YAML or analytics/nightly.py) gives its columns"
+                )
+            select = ", ".join(f'cast(null as {t}) as "{c}"' for c, t in columns.items())
+            con.execute(f"copy (select {select} limit 0) to '{folder / table}.parquet'")
+    finally:
+        con.close()
+    log.info("site: no %s in the release; empty placeholders written", ", ".join(missing))
+    return missing
+
+
 def write_site_sources(release_root: Path, source_dir: Path = SITE_SOURCE_DIR) -> None:
     """Points the Evidence source at a release: an empty DuckDB file for the connector to open
     (storage v1.0.0, readable by Evidence's Node DuckDB) and initialize.sql setting DuckDB's
@@ -2339,6 +2398,9 @@ def write_site_sources(release_root: Path, source_dir: Path = SITE_SOURCE_DIR) -
     database.unlink(missing_ok=True)
     duckdb.connect(str(database), config={"storage_compatibility_version": "v1.0.0"}).close()
     folders = [release_root / "data", release_root / "narratives", release_root]
+    placeholders = write_placeholders(release_root, source_dir)
+    if placeholders:
+        folders.append(source_dir / PLACEHOLDERS)
     search_path = ",".join(str(f) for f in folders).replace("'", "''")
     (source_dir / "initialize.sql").write_text(
         f"-- written by dagster_project.reports for release {release_root.name}\n"
