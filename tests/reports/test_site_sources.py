@@ -34,7 +34,10 @@ def test_sources_run_over_a_release_lacking_tables(demo_release, tmp_path):
     con = duckdb.connect()
     try:
         con.execute((sources / "initialize.sql").read_text())
-        columns = [c[0] for c in con.execute("describe select * from 'fct_bwc_recordings.parquet'")]
+        columns = [
+            c[0]
+            for c in con.execute("describe select * from 'fct_bwc_recordings.parquet'").fetchall()
+        ]
         assert {"agency_id", "started_date", "category", "uof_id", "stop_id"} <= set(columns)
         for sql in sorted(sources.glob("*.sql")):
             if sql.name == "initialize.sql":
