@@ -1015,10 +1015,11 @@ def _test_veil(ctx: Context) -> str:
         "veil_of_darkness": "All stops in the inter-twilight window",
         "veil_of_darkness_dst": "Stops within 30 days of a clock change",
     }
+    short = {"veil_of_darkness": "All stops", "veil_of_darkness_dst": "Near a clock change"}
     chart = bar_chart_svg(
         f"Veil of darkness: odds ratio of a stopped driver being {rows[0]['group']}"
         f" after dark, {ctx.agency_name}",
-        [names.get(r["analysis"], r["analysis"]) for r in rows],
+        [short.get(r["analysis"], r["analysis"]) for r in rows],
         [r["odds_ratio"] for r in rows],
         "Odds ratio, dark vs light at the same clock time (1 = no difference), 95% interval",
         lower=[r["odds_ratio_lower"] for r in rows],
