@@ -20,6 +20,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -457,6 +458,35 @@ def section_summary(ctx: Context) -> str:
         (a, y),
         "rows by received_date",
     )
+    add(
+        "Calls for service received",
+        "fct_calls_for_service",
+        "select count(*) from {fct_calls_for_service} where agency_id = ? and received_year = ?",
+        (a, y),
+        "rows by received_year",
+    )
+    add(
+        "Body-worn camera recordings",
+        "fct_bwc_recordings",
+        "select count(*) from {fct_bwc_recordings} where agency_id = ? and year(started_date) = ?",
+        (a, y),
+        "rows by started_date",
+    )
+    add(
+        "School-based officer contacts",
+        "fct_school_incidents",
+        "select count(*) from {fct_school_incidents} where agency_id = ? and incident_year = ?",
+        (a, y),
+        "rows",
+    )
+    add(
+        "Survey respondents",
+        "fct_survey_responses",
+        "select count(*) from {fct_survey_responses} where agency_id = ?"
+        " and year(completed_date) = ?",
+        (a, y),
+        "rows by completed_date",
+    )
     inputs = [e for e in ctx.community_input or [] if e.received_date.year == y]
     rows.append(
         [
@@ -470,6 +500,13 @@ def section_summary(ctx: Context) -> str:
         " and published after the quality gate. Each count names the file it was counted from"
         " (agency and year filters apply to every row).</p>"
         + table_html(["Activity", "Count", "Counted from"], rows, numeric=(1,))
+        + _calls_for_service(ctx)
+        + (
+            "<p>Every agency-wide performance measure of the year is listed in section"
+            f" {[k for k, _ in SECTIONS].index('methods') + 1} (Methods).</p>"
+            if ctx.data.has("mart_performance_measures")
+            else ""
+        )
     )
 
 
@@ -761,6 +798,422 @@ def _test_search_hit(ctx: Context, kind: str) -> str:
     )
 
 
+def _flag_note(row: dict) -> str:
+    """The published flag of a rate-mart row, in words."""
+    if row.get("is_suppressed"):
+        return "suppressed (1–9 cases, or to protect one)"
+    if row.get("is_insufficient"):
+        return "too few cases to compare (under 50)"
+    if row.get("is_small_numbers"):
+        return "small numbers"
+    return ""
+
+
+def _interval(lo: object, hi: object, fmt: Callable[[object], str]) -> str:
+    return "—" if lo is None or hi is None else f"{fmt(lo)}–{fmt(hi)}"
+
+
+def _rate_mart(
+    ctx: Context,
+    table: str,
+    measure: str,
+    what: str,
+    unit_label: str,
+    *,
+    scale: float = 1.0,
+    digits: int = 1,
+    extra_where: str = "",
+    title: str | None = None,
+) -> str:
+    """One measure of a rate mart (the shared disparity schema: group_name, numerator,
+    denominator, estimate, lower, upper, ratio, ratio_lower, ratio_upper, flags, method) for the
+    agency and year: chart with 95% whiskers, table with totals, plain-language reading, source
+    and "how this is measured" note. `scale` turns the estimate into the unit shown."""
+    d = ctx.data
+    rows = d.rows(
+        f"select * from {{{table}}} where agency_id = ? and period = ? and measure = ?"
+        f" and unit_type = 'agency' {extra_where} order by estimate desc nulls last, group_name",
+        (ctx.agency_id, ctx.year, measure),
+    )
+    if not rows:
+        return f"<p>No {esc(what)} for {ctx.year} in <code>{esc(d.file(table))}</code>.</p>"
+
+    def show(v: object) -> str:
+        return fmt_num(None if v is None else float(v) * scale, digits)
+
+    rated = [r for r in rows if r["estimate"] is not None]
+    chart = (
+        bar_chart_svg(
+            title or f"{what.capitalize()} by perceived race, {ctx.agency_name}, {ctx.year}",
+            [r["group_name"] for r in rated],
+            [r["estimate"] * scale for r in rated],
+            f"{unit_label} (bars), 95% interval (whiskers)",
+            lower=[None if r["lower"] is None else r["lower"] * scale for r in rated],
+            upper=[None if r["upper"] is None else r["upper"] * scale for r in rated],
+            highlight=[r["group_name"] == r["comparison_group"] for r in rated],
+            muted=[bool(r["is_small_numbers"] or r["is_insufficient"]) for r in rated],
+            value_format=lambda v: f"{v:,.{digits}f}",
+        )
+        if rated
+        else ""
+    )
+    tab = table_html(
+        [
+            "Group",
+            "Cases",
+            "Out of",
+            unit_label,
+            "95% interval",
+            f"Ratio to {esc(rows[0]['comparison_group'] or ctx.reference_group)}",
+            "95% interval",
+            "Note",
+        ],
+        [
+            [
+                esc(r["group_name"]),
+                fmt_int(r["numerator"]) if not r["is_suppressed"] else "suppressed",
+                fmt_int(r["denominator"]),
+                show(r["estimate"]),
+                _interval(r["lower"], r["upper"], show),
+                fmt_num(r["ratio"]),
+                _interval(r["ratio_lower"], r["ratio_upper"], fmt_num),
+                esc(_flag_note(r)),
+            ]
+            for r in rows
+        ],
+        [
+            "Total",
+            fmt_total(r["numerator"] for r in rows),
+            fmt_total(r["denominator"] for r in rows),
+            "",
+            "",
+            "",
+            "",
+            "",
+        ],
+        numeric=(1, 2, 3, 4, 5, 6),
+    )
+    sentences = []
+    for r in rows:
+        if r["group_name"] == r["comparison_group"]:
+            continue
+        group = r["group_name"].capitalize()
+        if r["is_suppressed"] or r["is_insufficient"]:
+            sentences.append(f"{group}: not read ({_flag_note(r)}).")
+        elif r["ratio"] is not None:
+            sentences.append(
+                _ratio_sentence(
+                    group,
+                    r["ratio"],
+                    r["ratio_lower"],
+                    r["ratio_upper"],
+                    r["comparison_group"],
+                    what,
+                )
+            )
+    return (
+        chart
+        + tab
+        + source_note(
+            d,
+            table,
+            f"agency_id = {ctx.agency_id}, period = {ctx.year}, measure = {measure},"
+            " unit_type = agency",
+        )
+        + ("<p><strong>In plain language.</strong> " + " ".join(esc(s) for s in sentences))
+        + " A total marked ≥ leaves out suppressed cells.</p>"
+        + f'<p class="note">How this is measured: {esc(rows[0]["method"])}</p>'
+    )
+
+
+def _test_rri(ctx: Context) -> str:
+    points = ctx.data.rows(
+        "select decision_point_order, decision_point, base, measure, any_value(method) as method"
+        " from {mart_relative_rate_index} where agency_id = ? and period = ? group by all"
+        " order by decision_point_order",
+        (ctx.agency_id, ctx.year),
+    )
+    if not points:
+        return f"<p>No relative rate index for {ctx.year} in the release.</p>"
+    out = [
+        "<p>The relative rate index follows people through the decision points: at each one, the"
+        " rate of events per 100 of the previous point's events (per 1,000 residents for the"
+        " first), for each group, divided by the reference group's rate.</p>"
+    ]
+    for p in points:
+        point = p["decision_point"].replace("_", " ")
+        # The mart's method states the estimate's multiplier ("estimate = 1000 * ...").
+        found = re.search(r"estimate = ([\d,]+) \*", p["method"] or "")
+        per = f"{int(found.group(1).replace(',', '')):,}" if found else "100"
+        label = f"{point} per {per} {p['base']}"
+        out.append(f"<h4>{esc(point.capitalize())} (base: {esc(p['base'])})</h4>")
+        out.append(
+            _rate_mart(
+                ctx,
+                "mart_relative_rate_index",
+                p["measure"],
+                f"{point} rate (per {p['base']})",
+                label.capitalize(),
+                title=f"Relative rate index, {point}: {label}, {ctx.agency_name}, {ctx.year}",
+            )
+        )
+    return "".join(out)
+
+
+BENCHMARK_LABELS = {
+    "stops_per_1000_residents": "stops per 1,000 residents",
+    "arrests_per_1000_residents": "arrests per 1,000 residents",
+    "use_of_force_subjects_per_1000_residents": "people force was used on per 1,000 residents",
+}
+
+
+def _test_benchmarks(ctx: Context) -> str:
+    measures = [
+        r["measure"]
+        for r in ctx.data.rows(
+            "select distinct measure from {mart_benchmark_rates} where agency_id = ?"
+            " and period = ? order by case when measure like 'stops%' then 0"
+            " when measure like 'arrests%' then 1 else 2 end, measure",
+            (ctx.agency_id, ctx.year),
+        )
+    ]
+    if not measures:
+        return f"<p>No benchmark rates for {ctx.year} in the release.</p>"
+    out = []
+    for measure in measures:
+        label = BENCHMARK_LABELS.get(measure, measure.replace("_", " "))
+        out.append(f"<h4>{esc(label.capitalize())}</h4>")
+        out.append(
+            _rate_mart(ctx, "mart_benchmark_rates", measure, label, label.capitalize())
+            + "<p>Residents are not the people who drive or walk in the area: a population"
+            " benchmark shows where to look, not why.</p>"
+        )
+    return "".join(out)
+
+
+def _year_in_period(column: str = "period") -> str:
+    """A fitted test's period is 'YYYY-YYYY': the rows whose span holds the report's year."""
+    return (
+        f"try_cast(split_part({column}, '-', 1) as integer) <= ?"
+        f" and try_cast(split_part({column}, '-', 2) as integer) >= ?"
+    )
+
+
+def _test_veil(ctx: Context) -> str:
+    d = ctx.data
+    rows = d.rows(
+        f"select * from {{mart_veil_of_darkness}} where agency_id = ? and {_year_in_period()}"
+        " order by analysis",
+        (ctx.agency_id, ctx.year, ctx.year),
+    )
+    if not rows:
+        return (
+            f"<p>No veil-of-darkness result covers {ctx.year}: the agency's stops did not meet the"
+            " eligibility rules (see the decision log below).</p>"
+        )
+    names = {
+        "veil_of_darkness": "All stops in the inter-twilight window",
+        "veil_of_darkness_dst": "Stops within 30 days of a clock change",
+    }
+    short = {"veil_of_darkness": "All stops", "veil_of_darkness_dst": "Near a clock change"}
+    chart = bar_chart_svg(
+        f"Veil of darkness: odds ratio of a stopped driver being {rows[0]['group']}"
+        f" after dark, {ctx.agency_name}",
+        [short.get(r["analysis"], r["analysis"]) for r in rows],
+        [r["odds_ratio"] for r in rows],
+        "Odds ratio, dark vs light at the same clock time (1 = no difference), 95% interval",
+        lower=[r["odds_ratio_lower"] for r in rows],
+        upper=[r["odds_ratio_upper"] for r in rows],
+        muted=[bool(r["is_small_numbers"]) for r in rows],
+        reference_line=1.0,
+        value_format=lambda v: f"{v:.2f}",
+    )
+    tab = table_html(
+        [
+            "Analysis",
+            "Period",
+            "Stops",
+            f"{esc(rows[0]['group'].capitalize())}",
+            f"{esc(rows[0]['reference_group'].capitalize())}",
+            "After dark",
+            "Odds ratio",
+            "95% interval",
+            "p",
+            "Note",
+        ],
+        [
+            [
+                esc(names.get(r["analysis"], r["analysis"])),
+                esc(r["period"]),
+                fmt_int(r["n"]),
+                fmt_int(r["n_black"]),
+                fmt_int(r["n_white"]),
+                fmt_int(r["n_dark"]),
+                fmt_num(r["odds_ratio"]),
+                _interval(r["odds_ratio_lower"], r["odds_ratio_upper"], fmt_num),
+                fmt_num(r["p_value"], 3),
+                "small numbers" if r["is_small_numbers"] else "",
+            ]
+            for r in rows
+        ],
+        numeric=(2, 3, 4, 5, 6, 7, 8),
+    )
+    sentences = []
+    for r in rows:
+        name = names.get(r["analysis"], r["analysis"])
+        lo, hi, ratio = r["odds_ratio_lower"], r["odds_ratio_upper"], r["odds_ratio"]
+        if r["is_small_numbers"]:
+            sentences.append(f"{name}: too few stops to read (small numbers).")
+        elif hi is not None and hi < 1:
+            sentences.append(
+                f"{name}: {r['group']} drivers made up a smaller share of stops after dark, when"
+                f" race is harder to see (odds ratio {ratio:.2f}, 95% interval {lo:.2f} to"
+                f" {hi:.2f}) — a sign that race played a part in who was stopped in daylight."
+            )
+        elif lo is not None and lo > 1:
+            sentences.append(
+                f"{name}: {r['group']} drivers made up a larger share of stops after dark"
+                f" (odds ratio {ratio:.2f}, 95% interval {lo:.2f} to {hi:.2f}); this test finds"
+                " no sign of daylight bias against them."
+            )
+        else:
+            sentences.append(
+                f"{name}: no clear difference between light and dark (odds ratio {ratio:.2f},"
+                f" 95% interval {lo:.2f} to {hi:.2f})."
+            )
+    return (
+        chart
+        + tab
+        + source_note(d, "mart_veil_of_darkness", f"agency_id = {ctx.agency_id}, period {ctx.year}")
+        + "<p><strong>In plain language.</strong> "
+        + " ".join(esc(s) for s in sentences)
+        + " The test compares stops at the same clock time in light and in darkness; it says"
+        " nothing about stops at other times of day.</p>"
+        + f'<p class="note">How this is measured: {esc(rows[0]["method"])}.</p>'
+    )
+
+
+def _test_threshold(ctx: Context) -> str:
+    d = ctx.data
+    rows = d.rows(
+        f"select * from {{mart_threshold_test}} where agency_id = ? and {_year_in_period()}"
+        ' order by district, "group"',
+        (ctx.agency_id, ctx.year, ctx.year),
+    )
+    if not rows:
+        return (
+            f"<p>No threshold-test result covers {ctx.year}: no district had enough searches"
+            " (see the decision log below).</p>"
+        )
+    groups = {}
+    for r in rows:
+        groups.setdefault(r["group"], r)
+    pooled = sorted(groups.values(), key=lambda r: r["group"])
+    chart = bar_chart_svg(
+        f"Threshold test: inferred search threshold by perceived race, {ctx.agency_name}",
+        [r["group"] for r in pooled],
+        [r["group_threshold"] * 100 for r in pooled],
+        "Inferred probability of contraband at which officers search (%), 95% credible interval",
+        lower=[r["group_threshold_lower"] * 100 for r in pooled],
+        upper=[r["group_threshold_upper"] * 100 for r in pooled],
+        highlight=[r["group"] == r["reference_group"] for r in pooled],
+        value_format=lambda v: f"{v:.1f}%",
+    )
+    tab = table_html(
+        ["District", "Group", "Stops", "Searches", "Hits", "Threshold", "95% interval", "Note"],
+        [
+            [
+                esc(r["district"]),
+                esc(r["group"]),
+                fmt_int(r["stops"]),
+                fmt_int(r["searches"]),
+                fmt_int(r["hits"]),
+                fmt_pct(r["threshold"]),
+                _interval(r["threshold_lower"], r["threshold_upper"], fmt_pct),
+                "small numbers" if r["is_small_numbers"] else "",
+            ]
+            for r in rows
+        ],
+        [
+            "Total",
+            f"{len(rows)} cells",
+            fmt_total(r["stops"] for r in rows),
+            fmt_total(r["searches"] for r in rows),
+            fmt_total(r["hits"] for r in rows),
+            "",
+            "",
+            "",
+        ],
+        numeric=(2, 3, 4, 5, 6),
+    )
+    sentences = []
+    for r in pooled:
+        if r["group"] == r["reference_group"]:
+            continue
+        lo, hi = r["group_threshold_lower"], r["group_threshold_upper"]
+        ref = groups.get(r["reference_group"])
+        reading = "lower than" if r["is_lower_than_reference"] else "not clearly lower than"
+        sentences.append(
+            f"{r['group'].capitalize()}: officers searched when they judged the chance of"
+            f" contraband to be about {100 * r['group_threshold']:.1f}% (95% interval"
+            f" {100 * lo:.1f}% to {100 * hi:.1f}%), {reading} for {r['reference_group']} people"
+            + (f" ({100 * ref['group_threshold']:.1f}%)" if ref else "")
+            + "."
+        )
+    worst = max((r["max_rhat"] or 0) for r in rows)
+    divergences = max((r["divergences"] or 0) for r in rows)
+    return (
+        chart
+        + tab
+        + source_note(d, "mart_threshold_test", f"agency_id = {ctx.agency_id}, period {ctx.year}")
+        + "<p><strong>In plain language.</strong> "
+        + " ".join(esc(s) for s in sentences)
+        + " A lower threshold means a group is searched on less evidence. The model is fitted to"
+        " counts of stops, searches and hits per district; it is a model, not a measurement.</p>"
+        + f'<p class="note">How this is measured: {esc(rows[0]["method"])}; sampler checks:'
+        f" largest R-hat {worst:.2f}, {divergences} divergent transitions.</p>"
+    )
+
+
+def _decision_log(ctx: Context) -> str:
+    d, out = ctx.data, []
+    for table, where in (
+        ("mart_decision_log", "period = ?"),
+        ("mart_decision_log_fits", _year_in_period()),
+    ):
+        if not d.has(table):
+            continue
+        params = (ctx.agency_id, ctx.year) + ((ctx.year,) if "split_part" in where else ())
+        rows = d.rows(
+            f"select * from {{{table}}} where agency_id = ? and {where} order by analysis",
+            params,
+        )
+        if rows:
+            out.append(
+                table_html(
+                    ["Analysis", "Rule", "Before", "After", "Why"],
+                    [
+                        [
+                            esc(r["analysis"]),
+                            esc(r["rule"]),
+                            fmt_int(r["rows_before"]),
+                            fmt_int(r["rows_after"]),
+                            esc(r["reason"]),
+                        ]
+                        for r in rows
+                    ],
+                    numeric=(2, 3),
+                )
+                + source_note(d, table, f"agency_id = {ctx.agency_id}, period {ctx.year}")
+            )
+    if not out:
+        return ""
+    return (
+        "<h3>Eligibility rules applied (decision log)</h3><p>Every filter an analysis applied,"
+        " with the records (or rows) before and after it.</p>" + "".join(out)
+    )
+
+
 # Every disparity test of METHODS.md: the published table it reads, or the name fragments a table
 # for it will carry once the analytics marts publish it (then it is listed as published, and a
 # renderer here summarises it).
@@ -785,13 +1238,18 @@ DISPARITY_TESTS: tuple[tuple[str, str, tuple[str, ...], Callable[[Context], str]
     ),
     (
         "Relative rate index at each decision point (METHODS.md 3)",
-        "",
+        "mart_relative_rate_index",
         ("relative_rate", "rri"),
-        None,
+        _test_rri,
     ),
-    ("Benchmarks beyond residents (METHODS.md 2)", "", ("benchmark",), None),
-    ("Veil of darkness (METHODS.md 6)", "", ("veil", "darkness"), None),
-    ("Threshold test (METHODS.md 7)", "", ("threshold",), None),
+    (
+        "Benchmarks: stops, arrests and use of force per 1,000 residents (METHODS.md 2)",
+        "mart_benchmark_rates",
+        ("benchmark",),
+        _test_benchmarks,
+    ),
+    ("Veil of darkness (METHODS.md 6)", "mart_veil_of_darkness", ("veil", "darkness"), _test_veil),
+    ("Threshold test (METHODS.md 7)", "mart_threshold_test", ("threshold",), _test_threshold),
 )
 
 
@@ -818,6 +1276,7 @@ def section_disparities(ctx: Context) -> str:
                 '<p class="pending"><strong>Not yet published:</strong> no table for this test'
                 " is in this release.</p>"
             )
+    out.append(_decision_log(ctx))
     return "".join(out)
 
 
@@ -855,6 +1314,14 @@ def section_force(ctx: Context) -> str:
             "People force was used on",
         )
         out += chart + source_note(d, "fct_use_of_force_subjects", "subjects of those incidents")
+    if d.has("mart_use_of_force_rates"):
+        out += "<h3>Force per 1,000 arrests, by perceived race</h3>" + _rate_mart(
+            ctx,
+            "mart_use_of_force_rates",
+            "use_of_force_per_1000_arrests",
+            "use-of-force rate per arrest",
+            "People force was used on per 1,000 arrests",
+        )
     return out
 
 
@@ -875,20 +1342,42 @@ def section_complaints(ctx: Context) -> str:
             f"<p>No complaints received by this agency in {ctx.year} are in the release"
             f" (<code>{esc(d.file('fct_complaints'))}</code>).</p>"
         )
-    return table_html(
-        ["Status", "Complaints", "Allegations", "Sustained allegations"],
-        [
-            [esc(r["status"]), fmt_int(r["n"]), fmt_int(r["allegations"]), fmt_int(r["sustained"])]
-            for r in rows
-        ],
-        [
-            "Total",
-            fmt_int(total),
-            fmt_int(sum(r["allegations"] or 0 for r in rows)),
-            fmt_int(sum(r["sustained"] or 0 for r in rows)),
-        ],
-        numeric=(1, 2, 3),
-    ) + source_note(d, "fct_complaints", f"agency_id = {ctx.agency_id}, received in {ctx.year}")
+    return (
+        table_html(
+            ["Status", "Complaints", "Allegations", "Sustained allegations"],
+            [
+                [
+                    esc(r["status"]),
+                    fmt_int(r["n"]),
+                    fmt_int(r["allegations"]),
+                    fmt_int(r["sustained"]),
+                ]
+                for r in rows
+            ],
+            [
+                "Total",
+                fmt_int(total),
+                fmt_int(sum(r["allegations"] or 0 for r in rows)),
+                fmt_int(sum(r["sustained"] or 0 for r in rows)),
+            ],
+            numeric=(1, 2, 3),
+        )
+        + source_note(d, "fct_complaints", f"agency_id = {ctx.agency_id}, received in {ctx.year}")
+        + (
+            "<h3>Sustained allegations by the complainant's perceived race</h3>"
+            + _rate_mart(
+                ctx,
+                "mart_complaint_outcomes",
+                "sustained_rate",
+                "sustained rate of allegations",
+                "Sustained allegations per 100 closed",
+                scale=100,
+                extra_where="and group_type = 'complainant_race'",
+            )
+            if d.has("mart_complaint_outcomes")
+            else ""
+        )
+    )
 
 
 def _pending_domain(ctx: Context, fragments: tuple[str, ...], what: str) -> str:
@@ -902,24 +1391,537 @@ def _pending_domain(ctx: Context, fragments: tuple[str, ...], what: str) -> str:
     return not_published_html(what)
 
 
+LATE_ACTIVATION_S = 30  # seconds after the first unit arrived (CANONICAL-MODEL.md b6)
+
+
+def _share_row(label: str, part: object, whole: object, where: str) -> list[str]:
+    share = "—" if not whole or part is None else fmt_pct(int(part) / int(whole))
+    note = "small numbers" if whole is not None and 0 < int(whole) < SMALL_NUMBERS else ""
+    return [esc(label), fmt_int(part), fmt_int(whole), share, esc(note), esc(where)]
+
+
+def _bwc_measures(ctx: Context) -> str:
+    d, a, y = ctx.data, ctx.agency_id, ctx.year
+    if not d.has("fct_bwc_recordings"):
+        return _pending_domain(ctx, ("bwc", "body_worn"), "body-worn camera")
+    recordings = d.rows(
+        "select coalesce(category, 'not recorded') as category, count(*) as n,"
+        " count(*) filter (where is_publicly_released) as released,"
+        " count(*) filter (where is_deleted) as deleted"
+        " from {fct_bwc_recordings} where agency_id = ? and year(started_date) = ?"
+        " group by all order by n desc, category",
+        (a, y),
+    )
+    total = sum(r["n"] for r in recordings)
+    if not total:
+        return f"<p>No body-worn camera recordings from this agency in {y} are in the release.</p>"
+    out = [
+        bar_chart_svg(
+            f"Body-worn camera recordings by category, {ctx.agency_name}, {y}",
+            [r["category"] for r in recordings],
+            [r["n"] for r in recordings],
+            "Recordings started in the year (count)",
+        ),
+        table_html(
+            ["Category", "Recordings", "Share", "Publicly released", "Deleted"],
+            [
+                [
+                    esc(r["category"]),
+                    fmt_int(r["n"]),
+                    fmt_pct(r["n"] / total),
+                    fmt_int(r["released"]),
+                    fmt_int(r["deleted"]),
+                ]
+                for r in recordings
+            ],
+            [
+                "Total",
+                fmt_int(total),
+                "100.0%",
+                fmt_int(sum(r["released"] for r in recordings)),
+                fmt_int(sum(r["deleted"] for r in recordings)),
+            ],
+            numeric=(1, 2, 3, 4),
+        ),
+        source_note(d, "fct_bwc_recordings", f"agency_id = {a}, started in {y}"),
+    ]
+    rows = []
+    if d.has("fct_use_of_force_incidents"):
+        force = d.rows(
+            "select count(*) as incidents, count(*) filter (where exists (select 1 from"
+            " {fct_bwc_recordings} r where r.agency_id = i.agency_id and r.uof_id = i.uof_id))"
+            " as recorded from {fct_use_of_force_incidents} i"
+            " where i.agency_id = ? and i.incident_year = ?",
+            (a, y),
+        )[0]
+        rows.append(
+            _share_row(
+                "Use-of-force incidents with a recording",
+                force["recorded"],
+                force["incidents"],
+                "fct_use_of_force_incidents.uof_id = fct_bwc_recordings.uof_id",
+            )
+        )
+        if d.has("fct_calls_for_service"):
+            late = d.rows(
+                "with first as (select r.uof_id, min(r.started_at) as started_at"
+                " from {fct_bwc_recordings} r where r.agency_id = ? and r.uof_id is not null"
+                " group by r.uof_id)"
+                " select count(*) as timed, count(*) filter (where first.started_at >"
+                f" c.arrived_at + interval {LATE_ACTIVATION_S} second) as late"
+                " from {fct_use_of_force_incidents} i join first on first.uof_id = i.uof_id"
+                " join {fct_calls_for_service} c on c.call_id = i.call_id"
+                " where i.agency_id = ? and i.incident_year = ? and c.arrived_at is not null",
+                (a, a, y),
+            )[0]
+            rows.append(
+                _share_row(
+                    f"Late activations: first recording more than {LATE_ACTIVATION_S} s after"
+                    " the first unit arrived",
+                    late["late"],
+                    late["timed"],
+                    "recorded force incidents with the call's arrival time"
+                    " (fct_calls_for_service.arrived_at)",
+                )
+            )
+    if d.has("fct_stops"):
+        stops = d.rows(
+            "select count(distinct s.stop_id) as stops, count(distinct s.stop_id) filter (where"
+            " s.stop_id in (select stop_id from {fct_bwc_recordings} where agency_id = ?))"
+            " as recorded from {fct_stops} s where s.agency_id = ? and s.stop_year = ?",
+            (a, a, y),
+        )[0]
+        rows.append(
+            _share_row(
+                "Stops with a recording",
+                stops["recorded"],
+                stops["stops"],
+                "distinct fct_stops.stop_id = fct_bwc_recordings.stop_id",
+            )
+        )
+    out.append(
+        "<h3>Activation</h3>"
+        + table_html(
+            ["Measure", "With", "Out of", "Share", "Note", "Linked by"], rows, numeric=(1, 2, 3)
+        )
+        + source_note(
+            d,
+            "fct_bwc_recordings",
+            f"with {d.file('fct_use_of_force_incidents')}, {d.file('fct_calls_for_service')} and"
+            f" {d.file('fct_stops')}, agency_id = {a}, {y}",
+        )
+        + '<p class="note">How this is measured: a recording documents an encounter when its'
+        " link key (uof_id, stop_id, call_id) names it. Activation share = encounters of the"
+        " year with at least one linked recording ÷ encounters; a late activation is a recorded"
+        f" force incident whose first recording started more than {LATE_ACTIVATION_S} seconds"
+        " after the first unit arrived on the call. Recordings are counted by the date they"
+        " started.</p>"
+    )
+    if d.has("fct_bwc_audit_events"):
+        events = d.rows(
+            "select event_type, count(*) as n from {fct_bwc_audit_events}"
+            " where agency_id = ? and year(event_date) = ? group by all order by n desc",
+            (a, y),
+        )
+        if events:
+            out.append(
+                "<h3>Who looked at the footage (audit trail)</h3>"
+                + table_html(
+                    ["Audit event", "Events"],
+                    [[esc(e["event_type"]), fmt_int(e["n"])] for e in events],
+                    ["Total", fmt_int(sum(e["n"] for e in events))],
+                    numeric=(1,),
+                )
+                + source_note(d, "fct_bwc_audit_events", f"agency_id = {a}, events in {y}")
+            )
+    return "".join(out)
+
+
+def _small(value: object) -> str:
+    """A count about students: 1 to 9 is shown as "fewer than 10"."""
+    if value is not None and 0 < int(value) < SMALL_NUMBERS:
+        return f"fewer than {SMALL_NUMBERS}"
+    return fmt_int(value)
+
+
+def _school_measures(ctx: Context) -> str:
+    d, a, y = ctx.data, ctx.agency_id, ctx.year
+    if not d.has("fct_school_incidents"):
+        return _pending_domain(ctx, ("school",), "school-based officer")
+    reasons = d.rows(
+        "select coalesce(reason_for_contact, 'not recorded') as reason, count(*) as n,"
+        " bool_or(is_school_discipline_matter) as discipline,"
+        " count(*) filter (where is_arrest) as arrests,"
+        " count(*) filter (where is_justice_referral) as referrals"
+        " from {fct_school_incidents} where agency_id = ? and incident_year = ?"
+        " group by all order by n desc, reason",
+        (a, y),
+    )
+    total = sum(r["n"] for r in reasons)
+    if not total:
+        return (
+            f"<p>No school-based officer contacts from this agency in {y} are in the release.</p>"
+        )
+    discipline = d.value(
+        "select count(*) from {fct_school_incidents} where agency_id = ? and incident_year = ?"
+        " and is_school_discipline_matter",
+        (a, y),
+    )
+    out = [
+        f"<p><strong>{fmt_int(discipline)} of {fmt_int(total)} contacts"
+        f" ({fmt_pct(discipline / total)}) were school-discipline matters</strong> (not criminal:"
+        " disruption, school-policy violations, truancy), which a limited role would leave to"
+        " the school.</p>",
+        bar_chart_svg(
+            f"School-based officer contacts by reason, {ctx.agency_name}, {y}",
+            [r["reason"] for r in reasons],
+            [r["n"] for r in reasons],
+            "Contacts (count); orange: school-discipline matters",
+            highlight=[bool(r["discipline"]) for r in reasons],
+        ),
+        table_html(
+            [
+                "Reason for contact",
+                "School discipline",
+                "Contacts",
+                "Share",
+                "Arrests",
+                "Referrals",
+            ],
+            [
+                [
+                    esc(r["reason"]),
+                    "yes" if r["discipline"] else "no",
+                    fmt_int(r["n"]),
+                    fmt_pct(r["n"] / total),
+                    fmt_int(r["arrests"]),
+                    fmt_int(r["referrals"]),
+                ]
+                for r in reasons
+            ],
+            [
+                "Total",
+                "",
+                fmt_int(total),
+                "100.0%",
+                fmt_int(sum(r["arrests"] for r in reasons)),
+                fmt_int(sum(r["referrals"] for r in reasons)),
+            ],
+            numeric=(2, 3, 4, 5),
+        ),
+        source_note(d, "fct_school_incidents", f"agency_id = {a}, incident_year = {y}"),
+    ]
+    races = d.rows(
+        "select coalesce(subject_race, 'not recorded') as race, count(*) as n,"
+        " count(*) filter (where is_arrest) as arrests,"
+        " count(*) filter (where is_justice_referral) as referrals"
+        " from {fct_school_incidents} where agency_id = ? and incident_year = ?"
+        " group by all order by n desc, race",
+        (a, y),
+    )
+
+    def shown(v: int) -> int | None:
+        return None if 0 < v < SMALL_NUMBERS else v
+
+    out.append(
+        "<h3>Student arrests and justice referrals by perceived race</h3>"
+        + table_html(
+            ["Perceived race", "Contacts", "Arrests", "Referrals to the justice system"],
+            [
+                [esc(r["race"]), _small(r["n"]), _small(r["arrests"]), _small(r["referrals"])]
+                for r in races
+            ],
+            [
+                "Total",
+                fmt_total(shown(r["n"]) for r in races),
+                fmt_total(shown(r["arrests"]) for r in races),
+                fmt_total(shown(r["referrals"]) for r in races),
+            ],
+            numeric=(1, 2, 3),
+        )
+        + f'<p class="note">How this is measured: rows of the published file, one per student'
+        f" contact. Counts about students from 1 to {SMALL_NUMBERS - 1} are shown as “fewer than"
+        f" {SMALL_NUMBERS}”; a total marked ≥ leaves them out. A contact is a school-discipline"
+        " matter when the agency's record says so (is_school_discipline_matter).</p>"
+    )
+    return "".join(out)
+
+
+SURVEY_TYPES = {"officer_climate": "Officer climate survey", "community": "Community survey"}
+
+
+def _culture_measures(ctx: Context) -> str:
+    d, a, y = ctx.data, ctx.agency_id, ctx.year
+    if not (d.has("fct_survey_responses") and d.has("fct_survey_item_responses")):
+        return _pending_domain(ctx, ("survey", "culture"), "organisational-culture survey")
+    # One score per respondent and construct (mean of its items, reverse-scored where the
+    # survey says so), then the mean over respondents of each unit.
+    cells = d.rows(
+        "with scores as (select r.survey_type, r.survey_wave, r.unit, i.construct,"
+        " r.response_id, avg(i.scored_value) as score from {fct_survey_responses} r"
+        " join {fct_survey_item_responses} i on i.response_id = r.response_id"
+        " where r.agency_id = ? and year(r.completed_date) = ? and i.scored_value is not null"
+        " group by all)"
+        " select survey_type, survey_wave, unit, construct, count(*) as respondents,"
+        " avg(score) as mean, stddev_samp(score) as sd from scores group by all"
+        " order by survey_type desc, construct, unit",
+        (a, y),
+    )
+    if not cells:
+        return f"<p>No survey responses from this agency in {y} are in the release.</p>"
+    out = []
+    for survey_type in dict.fromkeys(c["survey_type"] for c in cells):
+        these = [c for c in cells if c["survey_type"] == survey_type]
+        label = SURVEY_TYPES.get(survey_type, survey_type)
+        waves = ", ".join(dict.fromkeys(c["survey_wave"] for c in these))
+        shown = [c for c in these if c["respondents"] >= SMALL_NUMBERS]
+
+        def half(c: dict) -> float | None:
+            if c["sd"] is None:
+                return None
+            return 1.96 * c["sd"] / math.sqrt(c["respondents"])
+
+        out.append(f"<h3>{esc(label)} ({esc(waves)})</h3>")
+        if shown:
+            out.append(
+                bar_chart_svg(
+                    f"{label}: construct scores by unit, {ctx.agency_name}, {y}",
+                    [f"{c['construct'].replace('_', ' ')} · {c['unit']}" for c in shown],
+                    [c["mean"] for c in shown],
+                    "Mean score on a 1–5 scale (higher is more favourable), 95% interval",
+                    lower=[c["mean"] - (half(c) or 0) for c in shown],
+                    upper=[c["mean"] + (half(c) or 0) for c in shown],
+                    value_format=lambda v: f"{v:.2f}",
+                )
+            )
+        out.append(
+            table_html(
+                ["Construct", "Unit", "Respondents", "Mean score (1–5)", "95% interval"],
+                [
+                    [
+                        esc(c["construct"].replace("_", " ")),
+                        esc(c["unit"]),
+                        fmt_int(c["respondents"]),
+                        fmt_num(c["mean"])
+                        if c["respondents"] >= SMALL_NUMBERS
+                        else f"not shown (fewer than {SMALL_NUMBERS} respondents)",
+                        _interval(c["mean"] - half(c), c["mean"] + half(c), fmt_num)
+                        if c["respondents"] >= SMALL_NUMBERS and half(c) is not None
+                        else "—",
+                    ]
+                    for c in these
+                ],
+                numeric=(2, 3, 4),
+            )
+        )
+    respondents = d.rows(
+        "select survey_type, count(*) as n from {fct_survey_responses}"
+        " where agency_id = ? and year(completed_date) = ? group by all order by survey_type desc",
+        (a, y),
+    )
+    out.append(
+        table_html(
+            ["Survey", "Respondents"],
+            [
+                [esc(SURVEY_TYPES.get(r["survey_type"], r["survey_type"])), fmt_int(r["n"])]
+                for r in respondents
+            ],
+            ["Total", fmt_int(sum(r["n"] for r in respondents))],
+            numeric=(1,),
+        )
+        + source_note(
+            d,
+            "fct_survey_item_responses",
+            f"joined with {d.file('fct_survey_responses')} on response_id; agency_id = {a},"
+            f" completed in {y}",
+        )
+        + f'<p class="note">How this is measured: each respondent\'s construct score is the mean'
+        " of its items (reverse-scored items turned round, scored_value); a unit's score is the"
+        " mean over its respondents, with a 95% normal interval. To keep answers anonymous, a"
+        f" unit with fewer than {SMALL_NUMBERS} respondents to a construct is not shown.</p>"
+    )
+    return "".join(out)
+
+
+def _performance_measures(ctx: Context) -> str:
+    """mart_performance_measures, read generically by its `measure` column: every agency-wide
+    measure of the year, with its ratio (the measure named `<measure>_ratio`) beside it."""
+    d = ctx.data
+    if not d.has("mart_performance_measures"):
+        return not_published_html("performance-measure")
+    rows = d.rows(
+        "select m.*, r.value as ratio, r.lower as ratio_lower, r.upper as ratio_upper"
+        " from {mart_performance_measures} m left join {mart_performance_measures} r"
+        " on r.agency_id = m.agency_id and r.unit_type = m.unit_type and r.unit = m.unit"
+        " and r.period = m.period and r.measure = m.measure || '_ratio'"
+        " and r.group_type is not distinct from m.group_type"
+        " and r.group_name is not distinct from m.group_name"
+        " where m.agency_id = ? and m.period = ? and m.unit_type = 'agency'"
+        " and not (m.measure like '%\\_ratio' escape '\\' and exists (select 1 from"
+        " {mart_performance_measures} b where b.agency_id = m.agency_id and b.period = m.period"
+        " and b.measure || '_ratio' = m.measure))"
+        " order by m.measure, m.group_type, m.group_name",
+        (ctx.agency_id, ctx.year),
+    )
+    if not rows:
+        return f"<p>No agency-wide performance measures for {ctx.year} in the release.</p>"
+
+    def value(v: object) -> str:
+        if v is None:
+            return "—"
+        return f"{float(v):,.1f}" if abs(float(v)) >= 100 else f"{float(v):.3g}"
+
+    measures = len({r["measure"] for r in rows})
+    return (
+        f"<p>{measures} measures, agency-wide, {ctx.year}; unit rows (districts, precincts) are in"
+        " the file.</p>"
+        + table_html(
+            ["Measure", "Group", "Value", "95% interval", "Cases", "Out of", "Ratio", "Flag"],
+            [
+                [
+                    esc(r["measure"]),
+                    esc(r["group_name"] if r["group_type"] != "all" else "all")
+                    + (
+                        f" <small>({esc(r['group_type'])})</small>"
+                        if r["group_type"] not in (None, "all", "race")
+                        else ""
+                    ),
+                    value(r["value"]),
+                    _interval(r["lower"], r["upper"], value),
+                    fmt_int(r["numerator"]),
+                    fmt_int(r["denominator"]),
+                    fmt_num(r["ratio"]),
+                    esc(r["flag"] if r["flag"] != "ok" else ""),
+                ]
+                for r in rows
+            ],
+            numeric=(2, 3, 4, 5, 6),
+        )
+        + source_note(
+            d,
+            "mart_performance_measures",
+            f"agency_id = {ctx.agency_id}, period = {ctx.year}, unit_type = agency;"
+            " the ratio is the row of measure <name>_ratio",
+        )
+        + '<p class="note">How this is measured: each row names its source mart'
+        " (source_model) and method in the file; rates carry 95% intervals, and a flagged row"
+        " (suppressed, small_numbers, insufficient_cases) is not to be read as a rate.</p>"
+    )
+
+
+def _calls_for_service(ctx: Context) -> str:
+    d = ctx.data
+    if not d.has("fct_calls_for_service"):
+        return ""
+    rows = d.rows(
+        "select coalesce(cast(priority as varchar), 'not recorded') as priority, count(*) as n,"
+        " count(response_seconds) as timed, median(response_seconds) / 60.0 as median_minutes,"
+        " count(*) filter (where is_mental_health_call) as mental_health"
+        " from {fct_calls_for_service} where agency_id = ? and received_year = ?"
+        " group by all order by priority",
+        (ctx.agency_id, ctx.year),
+    )
+    if not rows:
+        return ""
+    return (
+        "<h3>Calls for service</h3>"
+        + table_html(
+            [
+                "Priority",
+                "Calls",
+                "With a response time",
+                "Median response (minutes)",
+                "Mental health",
+            ],
+            [
+                [
+                    esc(r["priority"]),
+                    fmt_int(r["n"]),
+                    fmt_int(r["timed"]),
+                    fmt_num(r["median_minutes"], 1),
+                    fmt_int(r["mental_health"]),
+                ]
+                for r in rows
+            ],
+            [
+                "Total",
+                fmt_int(sum(r["n"] for r in rows)),
+                fmt_int(sum(r["timed"] for r in rows)),
+                "",
+                fmt_int(sum(r["mental_health"] for r in rows)),
+            ],
+            numeric=(1, 2, 3, 4),
+        )
+        + source_note(
+            d, "fct_calls_for_service", f"agency_id = {ctx.agency_id}, received_year = {ctx.year}"
+        )
+        + '<p class="note">How this is measured: response time = first unit arrived − call'
+        " received (response_seconds); calls cancelled before anyone arrived have none.</p>"
+    )
+
+
+def _freshness(ctx: Context) -> str:
+    d = ctx.data
+    if not d.has("mart_quality_freshness"):
+        return ""
+    rows = d.rows(
+        "select dataset, expected_cadence, strftime(last_received_at, '%Y-%m-%d') as last,"
+        " files_received, days_since_last_received, freshness_status"
+        " from {mart_quality_freshness} where agency_id = ? order by dataset",
+        (ctx.agency_id,),
+    )
+    if not rows:
+        return ""
+    stale = [r for r in rows if r["freshness_status"] != "fresh"]
+    return (
+        "<h3>Freshness: when each dataset last arrived</h3>"
+        + (
+            f"<p>{len(stale)} of {len(rows)} datasets are not fresh: "
+            + ", ".join(esc(f"{r['dataset']} ({r['freshness_status']})") for r in stale)
+            + ".</p>"
+            if stale
+            else f"<p>All {len(rows)} datasets arrived within their expected cadence.</p>"
+        )
+        + table_html(
+            ["Dataset", "Expected", "Last received", "Files", "Days since", "Status"],
+            [
+                [
+                    esc(r["dataset"]),
+                    esc(r["expected_cadence"]),
+                    esc(r["last"] or "never"),
+                    fmt_int(r["files_received"]),
+                    fmt_int(r["days_since_last_received"]),
+                    esc(r["freshness_status"]),
+                ]
+                for r in rows
+            ],
+            ["Total", "", "", fmt_int(sum(r["files_received"] or 0 for r in rows)), "", ""],
+            numeric=(3, 4),
+        )
+        + source_note(
+            d, "mart_quality_freshness", f"agency_id = {ctx.agency_id}, as checked at publication"
+        )
+    )
+
+
 def section_bwc(ctx: Context) -> str:
     return (
         _document_html(ctx, "bwc_policy")
-        + "<h3>Recordings and audits</h3>"
-        + _pending_domain(ctx, ("bwc", "body_worn"), "body-worn camera")
+        + f"<h3>Recordings in {ctx.year}</h3>"
+        + _bwc_measures(ctx)
     )
 
 
 def section_school(ctx: Context) -> str:
     return (
         _document_html(ctx, "school_officer_role")
-        + "<h3>School-based contacts</h3>"
-        + _pending_domain(ctx, ("school",), "school-based officer")
+        + f"<h3>School-based contacts in {ctx.year}</h3>"
+        + _school_measures(ctx)
     )
 
 
 def section_culture(ctx: Context) -> str:
-    return _pending_domain(ctx, ("survey", "culture"), "organisational-culture survey")
+    return _culture_measures(ctx)
 
 
 def section_actions(ctx: Context) -> str:
@@ -1055,6 +2057,7 @@ def section_quality(ctx: Context) -> str:
                 f" {fmt_int(fresh['n'])} people stopped ({fmt_pct(fresh['unknown'] / fresh['n'])})."
                 "</p>"
             )
+    out.append(_freshness(ctx))
     checks = d.root / "checks.json"
     if checks.is_file():
         results = json.loads(checks.read_text(encoding="utf-8"))
@@ -1077,7 +2080,23 @@ def section_methods(ctx: Context) -> str:
             "fct_use_of_force_incidents",
             "fct_use_of_force_subjects",
             "fct_complaints",
+            "mart_relative_rate_index",
+            "mart_benchmark_rates",
+            "mart_veil_of_darkness",
+            "mart_threshold_test",
+            "mart_decision_log",
+            "mart_decision_log_fits",
+            "mart_use_of_force_rates",
+            "mart_complaint_outcomes",
+            "mart_performance_measures",
+            "fct_calls_for_service",
+            "fct_bwc_recordings",
+            "fct_bwc_audit_events",
+            "fct_school_incidents",
+            "fct_survey_responses",
+            "fct_survey_item_responses",
             "mart_quality_files",
+            "mart_quality_freshness",
             "mart_quality_rejects",
             "mart_quality_unmapped_codes",
             "agency_documents",
@@ -1098,6 +2117,9 @@ def section_methods(ctx: Context) -> str:
         "<li>The agency's texts are shown as the agency wrote them; a missing text is stated as"
         " missing.</li>"
         "</ul>"
+        + "<h3>Performance measures (agency-wide)</h3>"
+        + _performance_measures(ctx)
+        + "<h3>Files read</h3>"
         + table_html(
             ["Published file", "SHA-256"],
             [
@@ -1306,6 +2328,65 @@ def add_to_release(release_root: Path) -> None:
 # --- the community site ----------------------------------------------------------------------
 
 
+PLACEHOLDERS = "placeholders"  # git-ignored: empty stand-ins for tables a release lacks
+
+
+def contract_columns(table: str) -> dict[str, str] | None:
+    """A public table's columns and types, as its contract states them: the dbt model's YAML
+    (data_type per column, enforced) or the model fits' column list (analytics/nightly.py)."""
+    import yaml
+
+    from dagster_project.analytics import nightly
+
+    if table in nightly.TABLES:
+        return {c: t for c, (t, _) in nightly.TABLES[table][1].items()}
+    for path in sorted((settings.PROJECT_ROOT / "dbt" / "models").rglob("*.yml")):
+        for model in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("models", []):
+            if model.get("name") == table and model.get("columns"):
+                return {c["name"]: c.get("data_type") or "varchar" for c in model["columns"]}
+    return None
+
+
+def site_tables(source_dir: Path = SITE_SOURCE_DIR) -> set[str]:
+    """The published tables the site's sources read (`read_parquet('<table>.parquet')`)."""
+    return {
+        name
+        for sql in source_dir.glob("*.sql")
+        for name in re.findall(r"read_parquet\('([a-z0-9_]+)\.parquet'\)", sql.read_text())
+    }
+
+
+def write_placeholders(release_root: Path, source_dir: Path = SITE_SOURCE_DIR) -> list[str]:
+    """For every table the site reads that the release lacks (an older release, a table not yet
+    published), an empty Parquet file with the table's contract columns, so the sources still
+    run and the page says the section is not published. Returns the tables stood in for."""
+    folder = source_dir / PLACEHOLDERS
+    shutil.rmtree(folder, ignore_errors=True)
+    missing = sorted(
+        t
+        for t in site_tables(source_dir)
+        if not any((release_root / f / f"{t}.parquet").is_file() for f in ("data", "narratives"))
+    )
+    if not missing:
+        return []
+    folder.mkdir(parents=True)
+    con = duckdb.connect()
+    try:
+        for table in missing:
+            columns = contract_columns(table)
+            if columns is None:
+                raise ReportError(
+                    f"the site reads {table}.parquet, which {release_root} lacks, and no contract"
+                    " (dbt YAML or analytics/nightly.py) gives its columns"
+                )
+            select = ", ".join(f'cast(null as {t}) as "{c}"' for c, t in columns.items())
+            con.execute(f"copy (select {select} limit 0) to '{folder / table}.parquet'")
+    finally:
+        con.close()
+    log.info("site: no %s in the release; empty placeholders written", ", ".join(missing))
+    return missing
+
+
 def write_site_sources(release_root: Path, source_dir: Path = SITE_SOURCE_DIR) -> None:
     """Points the Evidence source at a release: an empty DuckDB file for the connector to open
     (storage v1.0.0, readable by Evidence's Node DuckDB) and initialize.sql setting DuckDB's
@@ -1318,6 +2399,9 @@ def write_site_sources(release_root: Path, source_dir: Path = SITE_SOURCE_DIR) -
     database.unlink(missing_ok=True)
     duckdb.connect(str(database), config={"storage_compatibility_version": "v1.0.0"}).close()
     folders = [release_root / "data", release_root / "narratives", release_root]
+    placeholders = write_placeholders(release_root, source_dir)
+    if placeholders:
+        folders.append(source_dir / PLACEHOLDERS)
     search_path = ",".join(str(f) for f in folders).replace("'", "''")
     (source_dir / "initialize.sql").write_text(
         f"-- written by dagster_project.reports for release {release_root.name}\n"

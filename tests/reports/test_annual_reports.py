@@ -46,6 +46,30 @@ def headline_counts(release, agency: str, year: int) -> dict[str, int]:
             " where agency_id = ? and arrest_year = ?",
             [agency, year],
         ),
+        "Calls for service received": published_count(
+            release,
+            "select count(*) from read_parquet('{data}/fct_calls_for_service.parquet')"
+            " where agency_id = ? and received_year = ?",
+            [agency, year],
+        ),
+        "Body-worn camera recordings": published_count(
+            release,
+            "select count(*) from read_parquet('{data}/fct_bwc_recordings.parquet')"
+            " where agency_id = ? and year(started_date) = ?",
+            [agency, year],
+        ),
+        "School-based officer contacts": published_count(
+            release,
+            "select count(*) from read_parquet('{data}/fct_school_incidents.parquet')"
+            " where agency_id = ? and incident_year = ?",
+            [agency, year],
+        ),
+        "Survey respondents": published_count(
+            release,
+            "select count(*) from read_parquet('{data}/fct_survey_responses.parquet')"
+            " where agency_id = ? and year(completed_date) = ?",
+            [agency, year],
+        ),
     }
 
 
@@ -79,8 +103,14 @@ def test_report_sections_counts_and_narratives(demo_release):
     assert "alder_pd/narrative/actions_taken.md" in html
     # Community input logged in 2023: three entries.
     assert "3 entries" in html
-    # Sections whose data the release does not hold yet say so.
-    assert "Not yet published" in html
+    # Every section's data is in the demo release: none says it is not published, and every
+    # disparity test is summarised with its plain-language reading and "how this is measured".
+    assert "Not yet published" not in html
+    assert "this report does not summarise it yet" not in html
+    for title, table, _, _ in reports.DISPARITY_TESTS:
+        section = html.split(f"<h3>{title}</h3>", 1)[1].split("<h3>", 1)[0]
+        assert f"<code>data/{table}.parquet</code>" in html, title
+        assert "In plain language." in section or "No " in section, title
     # Methods: the files read, with the SHA-256 the release's SHA256SUMS lists for them.
     sums = dict(
         line.split("  ")[::-1] for line in (demo_release / "SHA256SUMS").read_text().splitlines()
@@ -148,3 +178,92 @@ def test_pdf_has_every_section_and_the_headline_counts(demo_release):
         check=True,
     ).stdout
     assert "has not provided its school-based officer role" in re.sub(r"\s+", " ", cedar)
+
+
+def test_new_sections_equal_the_published_files(demo_release):
+    """Disparity tests, body-worn cameras, school-based officers, culture survey, performance
+    measures and freshness in alder_pd's report, against the Parquet they read."""
+    html = (demo_release / "reports" / "alder_pd" / "2023.html").read_text(encoding="utf-8")
+    text = text_of(html)
+    con = duckdb.connect()
+
+    def one(sql: str):
+        return con.execute(sql.format(data=demo_release / "data")).fetchone()
+
+    # Relative rate index, search: the black row (cases, base, ratio) and its plain reading; the
+    # total of a column with suppressed cells says "≥".
+    n, base, ratio, lo, hi = one(
+        "select numerator, denominator, ratio, ratio_lower, ratio_upper from read_parquet("
+        "'{data}/mart_relative_rate_index.parquet') where agency_id = 'alder_pd' and period = 2023"
+        " and measure = 'rri_search' and group_name = 'black' and unit_type = 'agency'"
+    )
+    assert f"<td>black</td><td class=num>{n:,}</td><td class=num>{base:,}</td>" in html
+    assert f"search rate (per stops) {ratio:.2f} times the rate of white people" in text
+    assert f"(95% interval {lo:.2f} to {hi:.2f})" in text
+    known, suppressed = one(
+        "select sum(numerator), count(*) filter (where numerator is null) from read_parquet("
+        "'{data}/mart_relative_rate_index.parquet') where agency_id = 'alder_pd' and period = 2023"
+        " and measure = 'rri_search' and unit_type = 'agency'"
+    )
+    assert suppressed > 0 and f"<td class=num>≥ {known:,}</td>" in html
+    # Veil of darkness: odds ratio and its interval; threshold test: the black threshold.
+    odds, olo, ohi = one(
+        "select odds_ratio, odds_ratio_lower, odds_ratio_upper from read_parquet("
+        "'{data}/mart_veil_of_darkness.parquet') where agency_id = 'alder_pd'"
+        " and analysis = 'veil_of_darkness'"
+    )
+    assert f"odds ratio {odds:.2f}, 95% interval {olo:.2f} to {ohi:.2f}" in text
+    threshold = one(
+        "select group_threshold from read_parquet('{data}/mart_threshold_test.parquet')"
+        " where agency_id = 'alder_pd' and \"group\" = 'black' limit 1"
+    )
+    if threshold:
+        assert f"about {100 * threshold[0]:.1f}%" in text
+    # Body-worn cameras: force incidents with a linked recording, late activations.
+    incidents, recorded = one(
+        "select count(*), count(*) filter (where uof_id in (select uof_id from read_parquet("
+        "'{data}/fct_bwc_recordings.parquet') where uof_id is not null)) from read_parquet("
+        "'{data}/fct_use_of_force_incidents.parquet') where agency_id = 'alder_pd'"
+        " and incident_year = 2023"
+    )
+    assert 0 < recorded < incidents
+    assert (
+        f"<td>Use-of-force incidents with a recording</td><td class=num>{recorded:,}</td>"
+        f"<td class=num>{incidents:,}</td><td class=num>{100 * recorded / incidents:.1f}%</td>"
+    ) in html
+    assert "Late activations" in html
+    # School-based officers: the share of school-discipline contacts.
+    discipline, contacts = one(
+        "select count(*) filter (where is_school_discipline_matter), count(*) from read_parquet("
+        "'{data}/fct_school_incidents.parquet') where agency_id = 'alder_pd'"
+        " and incident_year = 2023"
+    )
+    assert (
+        f"{discipline:,} of {contacts:,} contacts ({100 * discipline / contacts:.1f}%) were"
+        " school-discipline matters" in text
+    )
+    assert "fewer than 10" in text  # student counts of 1 to 9 are not shown
+    # Culture: the lowest unit score of the officer survey, computed from the item responses.
+    unit, construct, respondents, score = one(
+        "with scores as (select r.unit, i.construct, r.response_id,"
+        " avg(i.scored_value) as score from read_parquet('{data}/fct_survey_responses.parquet') r"
+        " join read_parquet('{data}/fct_survey_item_responses.parquet') i using (response_id)"
+        " where r.agency_id = 'alder_pd' and r.survey_type = 'officer_climate'"
+        " group by all) select unit, construct, count(*), avg(score) from scores"
+        " group by all order by avg(score) limit 1"
+    )
+    assert (
+        f"<td>{construct.replace('_', ' ')}</td><td>{unit}</td><td class=num>{respondents:,}</td>"
+        f"<td class=num>{score:.2f}</td>" in html
+    )
+    # Performance measures: every agency-wide measure of the year, read by its measure column.
+    measures = con.execute(
+        f"select distinct measure from read_parquet('{demo_release}/data/"
+        "mart_performance_measures.parquet') where agency_id = 'alder_pd' and period = 2023"
+        " and unit_type = 'agency'"
+    ).fetchall()
+    con.close()
+    for (measure,) in measures:
+        base_measure = measure.removesuffix("_ratio")
+        assert f"<td>{measure}</td>" in html or f"<td>{base_measure}</td>" in html, measure
+    assert "mart_quality_freshness.parquet" in html

@@ -27,7 +27,14 @@ pytestmark = pytest.mark.skipif(
     reason="needs reports/node_modules and chromium: `make reports` or `make test` sets them up",
 )
 # What a fresh copy of reports/ must not carry over from a developer's build.
-NOT_COPIED = {"node_modules", ".evidence", "build", "lantern.duckdb", "initialize.sql"}
+NOT_COPIED = {
+    "node_modules",
+    ".evidence",
+    "build",
+    "lantern.duckdb",
+    "initialize.sql",
+    "placeholders",
+}
 
 
 class _Files(http.server.SimpleHTTPRequestHandler):
@@ -238,11 +245,178 @@ def test_agency_page_shows_stops_rates_texts_and_missing_sections(site):
     text = re.sub(r"\s+", " ", text)
     assert "Most of the department's stops are pedestrian stops in the downtown" in text
     assert "this agency has not provided its school-based officer role" in text
-    assert "Not yet published" in text
+    # Every section's table is in the release: none says it is not published.
+    assert "Not yet published" not in text
     drawings = charts(dom)
     chart = drawings["Pedestrian stops: people stopped by perceived race, 2023"]
     for race, count in pedestrian:
         assert drawn(chart, race) == count, race
     rates = drawings["Stops per 1,000 residents by perceived race, 2023 (all kinds of stop)"]
     assert drawn(rates, "black") == pytest.approx(black_rate, abs=1e-6)
+    assert outside_requests() == []
+
+
+def fmt_total(values) -> str:
+    """The page's total of a column with suppressed (null) cells: "≥ n" when any is left out."""
+    known = [v for v in values if v is not None]
+    return ("≥ " if len(known) < len(values) else "") + f"{sum(known):,}"
+
+
+def test_agency_page_lights_up_every_section_with_published_numbers(site):
+    """Disparate-impact tests, body-worn cameras, school-based officers, the culture survey,
+    performance measures, calls for service and freshness, each checked against the published
+    file it reads (computed here from the Parquet, not from the site's sources)."""
+    _Proxy.seen.clear()
+    dom = rendered(site, "/agencies/alder_pd")
+    values = cells(dom)
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", dom)))
+    text = re.sub(r"\(\s+", "(", re.sub(r"\s+\)", ")", text))  # around inline <Value/>s
+    drawings = charts(dom)
+    release = site["release"]
+    assert "Not yet published" not in text
+    year = published(
+        release,
+        "select max(stop_year) from read_parquet('{data}/fct_stops.parquet')"
+        " where agency_id = 'alder_pd'",
+    )[0][0]
+
+    # Relative rate index, search decision point: the black ratio, the interval, the total of a
+    # column with suppressed cells, and the chart drawing the same ratio.
+    rri = published(
+        release,
+        "select group_name, numerator, ratio, ratio_lower, ratio_upper from read_parquet("
+        "'{data}/mart_relative_rate_index.parquet') where agency_id = 'alder_pd'"
+        " and unit_type = 'agency' and period = ? and measure = 'rri_search'",
+        [year],
+    )
+    black = next(r for r in rri if r[0] == "black")
+    assert f"{black[2]:.2f}" in values and f"{black[3]:.2f}" in values
+    assert fmt_total([r[1] for r in rri]) in values
+    chart = drawings[f"Relative rate index, search: ratio to white, {year}"]
+    assert drawn(chart, "black") == pytest.approx(black[2], abs=1e-6)
+    # Benchmarks: arrests per 1,000 residents, black.
+    (arrest_rate,) = published(
+        release,
+        "select estimate from read_parquet('{data}/mart_benchmark_rates.parquet')"
+        " where agency_id = 'alder_pd' and period = ? and measure = 'arrests_per_1000_residents'"
+        " and group_name = 'black' and unit_type = 'agency'",
+        [year],
+    )[0]
+    assert f"{arrest_rate:,.1f}" in values
+    # Veil of darkness and threshold test, when the demo release has a result for the agency.
+    veil = published(
+        release,
+        "select odds_ratio, n from read_parquet('{data}/mart_veil_of_darkness.parquet')"
+        " where agency_id = 'alder_pd' order by analysis",
+    )
+    assert veil, "the demo release fits the veil of darkness for alder_pd"
+    assert f"{veil[0][0]:.2f}" in values and f"{veil[0][1]:,}" in values
+    threshold = published(
+        release,
+        "select group_threshold from read_parquet('{data}/mart_threshold_test.parquet')"
+        " where agency_id = 'alder_pd' and \"group\" = 'black' limit 1",
+    )
+    if threshold:
+        assert f"{100 * threshold[0][0]:.1f}%" in values
+    else:
+        assert "No threshold-test result for this agency is in the release." in text
+
+    # Body-worn cameras: recordings of the year, and force incidents with a linked recording.
+    (recordings,) = published(
+        release,
+        "select count(*) from read_parquet('{data}/fct_bwc_recordings.parquet')"
+        " where agency_id = 'alder_pd' and year(started_date) = ?",
+        [year],
+    )[0]
+    incidents, recorded = published(
+        release,
+        "select count(*), count(*) filter (where uof_id in (select uof_id from read_parquet("
+        "'{data}/fct_bwc_recordings.parquet') where uof_id is not null))"
+        " from read_parquet('{data}/fct_use_of_force_incidents.parquet')"
+        " where agency_id = 'alder_pd' and incident_year = ?",
+        [year],
+    )[0]
+    assert 0 < recorded < incidents
+    row = values.index("Use-of-force incidents with a recording")
+    assert values[row + 1 : row + 4] == [
+        f"{recorded:,}",
+        f"{incidents:,}",
+        f"{100 * recorded / incidents:.1f}%",
+    ]
+    assert f"{recordings:,}" in values  # total row of the recordings table
+    activation = drawings[f"Body-worn camera activation, {year}"]
+    assert drawn(activation, "Use-of-force incidents with a recording") == pytest.approx(
+        recorded / incidents
+    )
+
+    # School-based officers: the share of school-discipline contacts, and the race table whose
+    # cells of 1 to 9 students are not shown (its total says so).
+    discipline, contacts = published(
+        release,
+        "select count(*) filter (where is_school_discipline_matter), count(*) from read_parquet("
+        "'{data}/fct_school_incidents.parquet') where agency_id = 'alder_pd'"
+        " and incident_year = ?",
+        [year],
+    )[0]
+    assert f"{discipline:,} of {contacts:,} contacts ({100 * discipline / contacts:.1f}%)" in text
+    by_race = published(
+        release,
+        "select count(*) filter (where is_arrest) from read_parquet("
+        "'{data}/fct_school_incidents.parquet') where agency_id = 'alder_pd'"
+        " and incident_year = ? group by subject_race",
+        [year],
+    )
+    arrests = [n if not 0 < n < 10 else None for (n,) in by_race]
+    assert None in arrests  # the demo has small cells: the total must not pretend
+    assert fmt_total(arrests) in values
+
+    # Culture survey: one unit's construct score, from the item responses.
+    unit, construct, respondents, score = published(
+        release,
+        "with scores as (select r.unit, i.construct, r.response_id,"
+        " avg(i.scored_value) as score from read_parquet('{data}/fct_survey_responses.parquet') r"
+        " join read_parquet('{data}/fct_survey_item_responses.parquet') i using (response_id)"
+        " where r.agency_id = 'alder_pd' and r.survey_type = 'officer_climate'"
+        " group by all) select unit, construct, count(*), avg(score) from scores"
+        " group by all order by avg(score) limit 1",
+    )[0]
+    assert respondents >= 10
+    row = next(
+        i
+        for i in range(len(values) - 3)
+        if values[i : i + 3] == [construct.replace("_", " "), unit, f"{respondents:,}"]
+    )
+    assert values[row + 3] == f"{score:.2f}"
+
+    # Performance measures, read generically: every agency-wide measure of the year is listed.
+    measures = published(
+        release,
+        "select count(distinct measure), count(*) from read_parquet("
+        "'{data}/mart_performance_measures.parquet') where agency_id = 'alder_pd'"
+        " and period = ? and unit_type = 'agency'",
+        [year],
+    )[0]
+    assert f"{measures[0]} agency-wide measures for {year} ({measures[1]} rows)" in text
+
+    # Calls for service and freshness.
+    (calls,) = published(
+        release,
+        "select count(*) from read_parquet('{data}/fct_calls_for_service.parquet')"
+        " where agency_id = 'alder_pd' and received_year = ?",
+        [year],
+    )[0]
+    assert f"{calls:,}" in values
+    fresh = published(
+        release,
+        "select dataset, freshness_status from read_parquet("
+        "'{data}/mart_quality_freshness.parquet') where agency_id = 'alder_pd'",
+    )
+    assert fresh
+    for (
+        dataset,
+        status,
+    ) in fresh:  # the freshness table: dataset, cadence, date, files, days, status
+        assert any(
+            values[i] == dataset and values[i + 5] == status for i in range(len(values) - 5)
+        ), dataset
     assert outside_requests() == []
