@@ -1,25 +1,26 @@
-"""The threshold test (Simoiu, Corbett-Davies and Goel 2017; Pierson et al. 2020), in NumPyro.
+"""The threshold test (Simoiu, Corbett-Davies and Goel 2017) as the Stanford Open Policing
+Project fits it for Pierson et al. 2020, in NumPyro: the paper's `model_flat.stan` (repository
+5harad/openpolicing, src/analysis/threshold_test/), the beta-signal model of Pierson,
+Corbett-Davies and Goel, "Fast threshold tests".
 
 For each race r and sub-geography d (a county of a state, a district of an agency) with n stops,
-s searches and h hits, officers see a risk signal: N(delta, 1) for drivers carrying contraband (a
-share phi of them) and N(0, 1) for the rest, and search above a signal cutoff t. Then
+s searches and h hits, a stopped driver's probability of carrying contraband is
+p ~ Beta(lambda phi, lambda (1 - phi)); officers search when p exceeds the cell's threshold t:
 
-    P(search, hit)  = phi (1 - Phi(t - delta))
-    P(search, miss) = (1 - phi) (1 - Phi(t))
-    s ~ Binomial(n, P(search)),   h ~ Binomial(s, P(hit | search)).
+    search rate = P(p > t),   hit rate = E[p | p > t],
+    s ~ Binomial(n, search rate),   h ~ Binomial(s, hit rate).
 
-Structure and priors are the Stanford project's `threshold_test_hierarchical.stan` (METHODS.md
-section 7; STACK-NOTES.md "Threshold test"), which is what makes the model identifiable:
+Structure and priors, exactly as model_flat.stan (the first sub-geography pinned at 0):
 
-    logit phi = phi_r + phi_d,         phi_r   ~ N(mu_phi, 0.1),   mu_phi   ~ N(0, 1)
-    log delta = delta_r + delta_d,     delta_r ~ N(mu_delta, 0.1), mu_delta ~ N(0, 1)
-    phi_d, delta_d ~ N(0, 0.1) (the first sub-geography pinned at 0)
-    t = t_r + sigma_t z,  t_r ~ N(0, 1),  z ~ N(0, 1) per cell,  sigma_t ~ N+(0, 1).
+    logit phi    = phi_r + phi_d,      phi_r ~ N(-3.5, 0.25),     phi_d ~ N(0, 0.25)
+    log lambda   = lambda_r + lambda_d, lambda_r ~ N(2, 0.5),     lambda_d ~ N(0, 0.5)
+    logit t      = t_r + sigma_t[r] z,  t_r ~ N(-2, 1),  sigma_t[r] ~ N+(0, 0.25),  z ~ N(0, 1)
 
-The threshold on the probability scale (the probability of carrying contraband at which a
-driver is searched) is inv_logit(logit phi + delta t - delta^2 / 2). The likelihood is computed
-in log space (log_ndtr, logaddexp) in 64-bit floats: stops reach 100,000 per cell and search
-rates 0.002.
+`inferred_threshold` is what the paper publishes in fig4b: the posterior mean of each cell's t
+(`colMeans(post$t_i)`); the race-level threshold is the paper's generated quantity, the cells'
+thresholds weighted by their sub-geography's stops (all races), per draw. The beta tail integrals
+(search rate, and the hit rate E[p | p > t]) are computed by tanh-sinh quadrature in log x, in log
+space and 64-bit floats, so that JAX can differentiate them in a and b (its betainc cannot).
 
 Each fit is one JAX process per state (or agency) pinned to one thread; states run in parallel
 processes (`fit_by`). JAX and NumPyro are imported only inside the functions.
@@ -56,11 +57,12 @@ class CountsError(ValueError):
 
 @dataclass(frozen=True)
 class FitSettings:
-    num_warmup: int = 400
-    num_samples: int = 400
+    num_warmup: int = 300
+    num_samples: int = 300
     num_chains: int = 2
     seed: int = 0
-    target_accept_prob: float = 0.8
+    target_accept_prob: float = 0.9
+    max_tree_depth: int = 10
 
 
 @dataclass
@@ -136,6 +138,23 @@ def validate_counts(df: pd.DataFrame, source: str = "counts") -> pd.DataFrame:
 
 # --- the model -----------------------------------------------------------------------------------
 
+# Priors of the paper's model_flat.stan (the Stanford project's repository, src/analysis/
+# threshold_test/): (mean, sd) of normal priors, and the half-normal scale of sigma_t.
+PRIORS = {
+    "t_r": (-2.0, 1.0),
+    "phi_r": (-3.5, 0.25),
+    "lambda_r": (2.0, 0.5),
+    "phi_d": (0.0, 0.25),
+    "lambda_d": (0.0, 0.5),
+    "sigma_t": 0.25,
+}
+# Tanh-sinh quadrature (step 0.1, 61 nodes) for the beta tail integrals, in u = log x, checked
+# against scipy.special.betaincc: to 3e-9 (log search rate) and 4e-8 (log hit rate) over
+# a in [0.03, 1.5], b in [1.5, 60], logit t in [-5, 1] (the priors put a = lambda phi near 0.2 and
+# b near 7), and to 1e-5 and 1e-4 over a in [0.005, 3], b in [0.5, 200], logit t in [-7, 3].
+QUADRATURE_STEP = 0.1
+QUADRATURE_HALF_NODES = 30
+
 
 def configure_jax(cache_dir: str | None = None) -> None:
     """One thread per process, 64-bit floats. XLA reads its flags when JAX first initialises,
@@ -156,70 +175,131 @@ def configure_jax(cache_dir: str | None = None) -> None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
+def _tanh_sinh_nodes():
+    """Nodes in (0, 1) (the fraction of the way from log t to 0) and log weights for the
+    integral over [-1, 1] mapped there; 1 - tanh computed as a logistic, so no node is 0."""
+    from scipy.special import expit
+
+    k = np.arange(-QUADRATURE_HALF_NODES, QUADRATURE_HALF_NODES + 1) * QUADRATURE_STEP
+    s = np.pi / 2 * np.sinh(k)
+    fraction = expit(-2 * s)
+    log_weight = np.log(QUADRATURE_STEP * np.pi / 2 * np.cosh(k)) - 2 * np.log(np.cosh(s))
+    return fraction, log_weight
+
+
+def log_beta_tail(logit_t, a, b):
+    """For X ~ Beta(a, b) and t = inv_logit(logit_t): log P(X > t) and log E[X | X > t].
+    Both integrals over (t, 1) are taken in u = log x, where the integrand e^{a u} (1 - e^u)^(b-1)
+    is smooth but at u = 0 (tanh-sinh quadrature handles that end); JAX differentiates it in
+    a, b and t (jax.scipy.special.betainc has no gradient in a and b)."""
+    import jax.numpy as jnp
+    from jax.nn import log_sigmoid
+    from jax.scipy.special import gammaln, logsumexp
+
+    fraction, log_weight = _tanh_sinh_nodes()
+    log_t = log_sigmoid(logit_t)[..., None]
+    u = log_t * fraction  # from log t (fraction 1) to 0 (fraction 0)
+    f = a[..., None] * u + (b[..., None] - 1.0) * jnp.log(-jnp.expm1(u)) + log_weight
+    log_mass = logsumexp(f, axis=-1)
+    log_beta = gammaln(a) + gammaln(b) - gammaln(a + b)
+    log_tail = log_mass + jnp.log(-log_t[..., 0] / 2) - log_beta
+    log_mean = logsumexp(f + u, axis=-1) - log_mass
+    return jnp.minimum(log_tail, -1e-300), jnp.minimum(log_mean, -1e-300)
+
+
+def _log1mexp(v):
+    """log(1 - exp(v)) for v < 0, stable at both ends."""
+    import jax.numpy as jnp
+
+    return jnp.where(v > -0.6931471805599453, jnp.log(-jnp.expm1(v)), jnp.log1p(-jnp.exp(v)))
+
+
 def _cell_quantities(params: dict, race, geo):
-    """Per-cell logit phi, delta, signal cutoff t (jax arrays)."""
+    """Per-cell logit phi, log lambda and the threshold on the logit scale (jax arrays)."""
     import jax.numpy as jnp
 
     phi_d = jnp.concatenate([jnp.zeros(1), params["phi_d_raw"]])
-    delta_d = jnp.concatenate([jnp.zeros(1), params["delta_d_raw"]])
+    lambda_d = jnp.concatenate([jnp.zeros(1), params["lambda_d_raw"]])
     logit_phi = params["phi_r"][race] + phi_d[geo]
-    delta = jnp.exp(params["delta_r"][race] + delta_d[geo])
-    t = params["t_r"][race] + params["t_raw"] * params["sigma_t"]
-    return logit_phi, delta, t
+    log_lambda = params["lambda_r"][race] + lambda_d[geo]
+    logit_t = params["t_r"][race] + params["t_i_raw"] * params["sigma_t"][race]
+    return logit_phi, log_lambda, logit_t
 
 
-def log_probabilities(logit_phi, delta, t):
-    """log P(search & hit), log P(search & miss), log P(no search), in log space."""
+def log_rates(logit_phi, log_lambda, logit_t):
+    """log search rate, log hit rate and their complements for the beta signal model: the risk
+    p ~ Beta(lambda phi, lambda (1 - phi)); search when p > t; search rate P(p > t), hit rate
+    E[p | p > t] = phi P_{a+1,b}(p > t) / P_{a,b}(p > t)."""
     import jax.numpy as jnp
-    from jax.nn import log_sigmoid
-    from jax.scipy.special import log_ndtr
+    from jax.nn import sigmoid
 
-    log_phi = log_sigmoid(logit_phi)
-    log_not_phi = log_sigmoid(-logit_phi)
-    log_hit = log_phi + log_ndtr(delta - t)
-    log_miss = log_not_phi + log_ndtr(-t)
-    log_none = jnp.logaddexp(log_phi + log_ndtr(t - delta), log_not_phi + log_ndtr(t))
-    return log_hit, log_miss, log_none
+    lam = jnp.exp(log_lambda)
+    a = lam * sigmoid(logit_phi)
+    b = lam * sigmoid(-logit_phi)
+    log_search, log_hit = log_beta_tail(logit_t, a, b)
+    return log_search, _log1mexp(log_search), log_hit, _log1mexp(log_hit)
 
 
 def threshold_model(race, geo, stops, searches, hits, n_races: int, n_geos: int):
+    """model_flat.stan: per-race threshold mean and spread, a threshold per cell drawn around its
+    race's (logit-normal), signal parameters per race plus per sub-geography offsets (the first
+    sub-geography pinned at 0), binomial searches and hits."""
     import jax.numpy as jnp
     import numpyro
     import numpyro.distributions as dist
 
-    n_cells = stops.shape[0]
-    mu_phi = numpyro.sample("mu_phi", dist.Normal(0.0, 1.0))
-    mu_delta = numpyro.sample("mu_delta", dist.Normal(0.0, 1.0))
-    sigma_t = numpyro.sample("sigma_t", dist.HalfNormal(1.0))
     with numpyro.plate("races", n_races):
-        t_r = numpyro.sample("t_r", dist.Normal(0.0, 1.0))
-        phi_r = numpyro.sample("phi_r", dist.Normal(mu_phi, 0.1))
-        delta_r = numpyro.sample("delta_r", dist.Normal(mu_delta, 0.1))
+        sigma_t = numpyro.sample("sigma_t", dist.HalfNormal(PRIORS["sigma_t"]))
+        t_r = numpyro.sample("t_r", dist.Normal(*PRIORS["t_r"]))
+        phi_r = numpyro.sample("phi_r", dist.Normal(*PRIORS["phi_r"]))
+        lambda_r = numpyro.sample("lambda_r", dist.Normal(*PRIORS["lambda_r"]))
     if n_geos > 1:
         with numpyro.plate("geos", n_geos - 1):
-            phi_d_raw = numpyro.sample("phi_d_raw", dist.Normal(0.0, 0.1))
-            delta_d_raw = numpyro.sample("delta_d_raw", dist.Normal(0.0, 0.1))
+            phi_d_raw = numpyro.sample("phi_d_raw", dist.Normal(*PRIORS["phi_d"]))
+            lambda_d_raw = numpyro.sample("lambda_d_raw", dist.Normal(*PRIORS["lambda_d"]))
     else:
-        phi_d_raw = delta_d_raw = jnp.zeros(0)
-    with numpyro.plate("cells", n_cells):
-        t_raw = numpyro.sample("t_raw", dist.Normal(0.0, 1.0))
+        phi_d_raw = lambda_d_raw = jnp.zeros(0)
+    with numpyro.plate("cells", stops.shape[0]):
+        t_i_raw = numpyro.sample("t_i_raw", dist.Normal(0.0, 1.0))
     params = {
-        "phi_r": phi_r,
-        "delta_r": delta_r,
-        "t_r": t_r,
-        "phi_d_raw": phi_d_raw,
-        "delta_d_raw": delta_d_raw,
-        "t_raw": t_raw,
         "sigma_t": sigma_t,
+        "t_r": t_r,
+        "phi_r": phi_r,
+        "lambda_r": lambda_r,
+        "phi_d_raw": phi_d_raw,
+        "lambda_d_raw": lambda_d_raw,
+        "t_i_raw": t_i_raw,
     }
-    logit_phi, delta, t = _cell_quantities(params, race, geo)
-    log_hit, log_miss, log_none = log_probabilities(logit_phi, delta, t)
-    # Binomial(stops, search rate) x Binomial(searches, hit rate), constants dropped:
-    # s log S + (n-s) log(1-S) + h log H + (s-h) log(1-H) = h a + (s-h) b + (n-s) c.
+    log_s, log_not_s, log_h, log_not_h = log_rates(*_cell_quantities(params, race, geo))
+    # s ~ Binomial(n, search rate), h ~ Binomial(s, hit rate); binomial coefficients dropped.
     numpyro.factor(
         "counts",
-        jnp.sum(hits * log_hit + (searches - hits) * log_miss + (stops - searches) * log_none),
+        jnp.sum(
+            searches * log_s
+            + (stops - searches) * log_not_s
+            + hits * log_h
+            + (searches - hits) * log_not_h
+        ),
     )
+
+
+def initial_values(n_races: int, n_geos: int, n_cells: int, num_chains: int, seed: int) -> dict:
+    """Random starting points per chain in the ranges of the paper's run_threshold_test.R
+    (unconstrained: log sigma_t)."""
+    rng = np.random.default_rng(seed)
+
+    def draw(low, high, size):
+        return rng.uniform(low, high, (num_chains, size))
+
+    return {
+        "sigma_t": np.log(draw(0.05, 0.25, n_races)),
+        "t_r": draw(-3.0, -1.0, n_races),
+        "t_i_raw": draw(-0.75, 0.75, n_cells),
+        "phi_r": draw(-3.75, -3.25, n_races),
+        "lambda_r": draw(1.5, 2.5, n_races),
+        "phi_d_raw": draw(-0.25, 0.25, n_geos - 1),
+        "lambda_d_raw": draw(-0.25, 0.25, n_geos - 1),
+    }
 
 
 def fit_cells(
@@ -246,15 +326,27 @@ def fit_cells(
     started = time.perf_counter()
     cells = cells.reset_index(drop=True)
     races = sorted(cells[race_col].astype(str).unique())
-    geos = list(dict.fromkeys(cells[geo_col].astype(str)))  # first seen is pinned at 0
+    # The sub-geography with the most stops is pinned at 0, as the paper orders its locations.
+    geo_totals = cells.groupby(cells[geo_col].astype(str), sort=False)[stops_col].sum()
+    geos = list(geo_totals.sort_values(ascending=False, kind="stable").index)
     race = jnp.asarray(cells[race_col].astype(str).map(races.index).to_numpy(), dtype=jnp.int32)
     geo = jnp.asarray(cells[geo_col].astype(str).map(geos.index).to_numpy(), dtype=jnp.int32)
     stops = jnp.asarray(cells[stops_col].to_numpy(), dtype=jnp.float64)
     searches = jnp.asarray(cells[searches_col].to_numpy(), dtype=jnp.float64)
     hits = jnp.asarray(cells[hits_col].to_numpy(), dtype=jnp.float64)
 
+    n_races, n_geos = len(races), len(geos)
+    init = initial_values(n_races, n_geos, len(cells), settings.num_chains, settings.seed)
+    if n_geos == 1:
+        init = {k: v for k, v in init.items() if not k.endswith("_d_raw")}
+    if settings.num_chains == 1:
+        init = {k: v[0] for k, v in init.items()}
     mcmc = MCMC(
-        NUTS(threshold_model, target_accept_prob=settings.target_accept_prob),
+        NUTS(
+            threshold_model,
+            target_accept_prob=settings.target_accept_prob,
+            max_tree_depth=settings.max_tree_depth,
+        ),
         num_warmup=settings.num_warmup,
         num_samples=settings.num_samples,
         num_chains=settings.num_chains,
@@ -268,22 +360,21 @@ def fit_cells(
         stops,
         searches,
         hits,
-        n_races=len(races),
-        n_geos=len(geos),
+        n_races=n_races,
+        n_geos=n_geos,
+        init_params={k: jnp.asarray(v) for k, v in init.items()},
         extra_fields=("diverging",),
     )
     samples = mcmc.get_samples(group_by_chain=True)
     flat = {k: v.reshape((-1, *v.shape[2:])) for k, v in samples.items()}
-    if len(geos) == 1:
-        flat["phi_d_raw"] = jnp.zeros((flat["t_raw"].shape[0], 0))
-        flat["delta_d_raw"] = jnp.zeros((flat["t_raw"].shape[0], 0))
+    if n_geos == 1:
+        flat["phi_d_raw"] = jnp.zeros((flat["t_i_raw"].shape[0], 0))
+        flat["lambda_d_raw"] = jnp.zeros((flat["t_i_raw"].shape[0], 0))
 
     def per_draw(p):
-        logit_phi, delta, t = _cell_quantities(p, race, geo)
-        log_hit, log_miss, _ = log_probabilities(logit_phi, delta, t)
-        log_search = jnp.logaddexp(log_hit, log_miss)
-        threshold = jax.nn.sigmoid(logit_phi + delta * t - delta**2 / 2)
-        return threshold, jnp.exp(log_search), jnp.exp(log_hit - log_search)
+        logit_phi, log_lambda, logit_t = _cell_quantities(p, race, geo)
+        log_search, _, log_hit, _ = log_rates(logit_phi, log_lambda, logit_t)
+        return jax.nn.sigmoid(logit_t), jnp.exp(log_search), jnp.exp(log_hit)
 
     threshold, search_rate, hit_rate = jax.vmap(per_draw)(flat)
     threshold = np.asarray(threshold)
