@@ -12,7 +12,7 @@ export RUNTIME__DLTHUB_TELEMETRY := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install demo run status test lint format ui clean bench reports reports-setup
+.PHONY: install demo run rebuild status test lint format ui clean bench reports reports-setup
 .DEFAULT_GOAL := demo
 
 $(UV):
@@ -30,6 +30,9 @@ demo: install  ## set up, generate the demo agencies' exports, run the nightly j
 
 run: install
 	$(BIN)/lantern run
+
+rebuild: install  ## the nightly run, but every incremental model rebuilt from all loaded data
+	$(BIN)/lantern run --full-refresh
 
 status: install
 	$(BIN)/lantern status

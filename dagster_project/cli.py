@@ -31,8 +31,14 @@ def ensure_dagster_home() -> Path:
     return home
 
 
-def run_pipeline(agencies: list[str] | None = None, verbose: bool = False) -> int:
-    """Materialise the whole graph once (load, build, check, publish); 0 when published."""
+def run_pipeline(
+    agencies: list[str] | None = None, verbose: bool = False, full_refresh: bool = False
+) -> int:
+    """Materialise the whole graph once (load, build, check, publish); 0 when published.
+
+    `full_refresh` rebuilds every incremental dbt model from all of raw instead of adding only
+    what was loaded since the last build; the result is the same tables (tests/test_incremental.py).
+    """
     settings.quiet_telemetry()
     ensure_dagster_home()
     os.environ.setdefault("LANTERN_WAREHOUSE", str(settings.warehouse_path()))
@@ -44,7 +50,10 @@ def run_pipeline(agencies: list[str] | None = None, verbose: bool = False) -> in
     definitions = defs()
     job = definitions.resolve_job_def("nightly")
     run_config = {
-        "ops": {"raw_ingest": {"config": {"agencies": agencies or []}}},
+        "ops": {
+            "raw_ingest": {"config": {"agencies": agencies or []}},
+            "lantern_dbt": {"config": {"full_refresh": full_refresh}},
+        },
         "loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "WARNING"}}},
     }
     with dg.DagsterInstance.get() as instance:
@@ -428,6 +437,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="only load this agency's new files (repeatable)",
     )
+    p_run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild the incremental models from all loaded data (dbt build --full-refresh)",
+    )
     p_status = sub.add_parser(
         "status", help="last run, each check's result, the current release, failures"
     )
@@ -478,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
             except config.ConfigError as exc:
                 print(f"lantern run: {exc}", file=sys.stderr)
                 return 2
-        return run_pipeline(args.agency, verbose=args.verbose)
+        return run_pipeline(args.agency, verbose=args.verbose, full_refresh=args.full_refresh)
     if args.command == "status":
         return status(args.format == "json")
     if args.command == "generate-demo":

@@ -105,6 +105,13 @@ def test_severities(manifest_path: Path) -> dict[str, str]:
     }
 
 
+class DbtBuildConfig(dg.Config):
+    """`full_refresh`: rebuild the incremental models from all of raw (`dbt build --full-refresh`,
+    `lantern run --full-refresh`); otherwise a night processes only what was loaded since."""
+
+    full_refresh: bool = False
+
+
 def build_dbt_assets() -> dg.AssetsDefinition:
     manifest_path = prepare_manifest()
     severities = test_severities(manifest_path)
@@ -114,10 +121,11 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         project=dbt_project(),
         dagster_dbt_translator=LanternDbtTranslator(),
     )
-    def lantern_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    def lantern_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
         os.environ["LANTERN_WAREHOUSE"] = str(settings.warehouse_path())
         recorded = []
-        invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+        args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
+        invocation = dbt.cli(args, context=context, raise_on_error=False)
         built = 0
         for event in invocation.stream():
             if isinstance(event, dg.Output | dg.AssetMaterialization):
