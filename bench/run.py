@@ -4,6 +4,7 @@ Measures, each in its own process: (a) the floor: DuckDB alone reading the demo 
 exports into one table and computing the headline mart (search rates by agency and race);
 (b) Lantern's full nightly run (load, transform, every check, publish); (c) a nightly increment
 of about 30,000 stops on top of that history; and a run with no new data (the fixed cost).
+Also times `lantern validate` on the largest stops export (`validate_s`, `validate_mb_per_s`).
 Writes bench/results.json; ratios, not absolute times, are what carries from one machine to
 another. Run it several times and quote medians.
 """
@@ -107,6 +108,14 @@ def main(argv: list[str] | None = None) -> int:
         env,
     )
     print(f"  generated in {gen['wall_s']} s", flush=True)
+    # `lantern validate` on the largest stops export (issue 4: a 100 MB file in well under a minute)
+    export = max((landing / "alder_pd" / "stops").glob("*.csv"), key=lambda p: p.stat().st_size)
+    print(
+        f"lantern validate on {export.name} ({export.stat().st_size / 1e6:.0f} MB) ...", flush=True
+    )
+    checked = measure([str(BIN / "lantern"), "validate", "alder_pd", str(export)], env)
+    checked["bytes"] = export.stat().st_size
+    print(f"  {checked}", flush=True)
     print("(a) floor: DuckDB alone ...", flush=True)
     floor = measure([str(BIN / "python"), "-c", FLOOR, str(landing)], env)
     print(f"  {floor}", flush=True)
@@ -127,9 +136,18 @@ def main(argv: list[str] | None = None) -> int:
         "increment_s": inc["wall_s"],
         "noop_s": noop["wall_s"],
         "full_peak_rss_bytes": full["peak_rss_bytes"],
+        "validate_s": checked["wall_s"],
+        "validate_mb_per_s": round(checked["bytes"] / 1e6 / checked["wall_s"], 1),
         "ratio_full_to_floor": round(full["wall_s"] / floor["wall_s"], 2),
         "ratio_increment_to_full": round(inc["wall_s"] / full["wall_s"], 3),
-        "detail": {"generate": gen, "floor": floor, "full": full, "noop": noop, "increment": inc},
+        "detail": {
+            "generate": gen,
+            "validate": checked,
+            "floor": floor,
+            "full": full,
+            "noop": noop,
+            "increment": inc,
+        },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
