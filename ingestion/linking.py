@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 
 from ingestion.config import LIST_SEPARATOR, LinkedFile, Mapping
-from ingestion.mapper import LINK_REASON, ContractViolation, quote_ident
+from ingestion.mapper import LINK_REASON, ContractViolation, quote_ident, rename_hint
 from ingestion.readers import ParsedFile, UnreadableFile, file_sha256, read_file
 
 
@@ -77,7 +77,8 @@ def attach_linked(parsed: ParsedFile, mapping: Mapping, paths: dict[str, Path]) 
         columns, unreadable = _load(con, f"{alias}_rows", link, paths[name], mapping)
         if link.on not in parsed.columns:
             raise ContractViolation(
-                f"column '{link.on}' (key of linked file {name!r}) missing; the file has: "
+                f"column '{link.on}' (key of linked file {name!r})"
+                f"{rename_hint(link.on, parsed.columns)} missing; the file has: "
                 f"{', '.join(parsed.columns)}"
             )
         for column in [link.key, *link.where]:

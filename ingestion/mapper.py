@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -21,6 +21,16 @@ BATCH_ROWS = 250_000
 INTEGER_PATTERN = r"^[+-]?[0-9]+(\.0*)?$"
 # Column of `src` (ingestion/linking.py) saying why a row's linked files make it unusable.
 LINK_REASON = "_linked_reason"
+
+
+def rename_hint(source: str, candidates: Iterable[str]) -> str:
+    """` (renamed to 'X'?)` for a missing column: the old name inside a new one first (ID ->
+    Report ID), then a similar spelling; empty when nothing is close."""
+    candidates = list(candidates)
+    close = [c for c in candidates if source.lower() in c.lower() or c.lower() in source.lower()][
+        :1
+    ] or difflib.get_close_matches(source, candidates, n=1, cutoff=0.6)
+    return f" (renamed to '{close[0]}'?)" if close else ""
 
 
 class ContractViolation(Exception):
@@ -233,12 +243,7 @@ def map_file(
         }
         candidates = [c for c in parsed.columns if c not in mapped_elsewhere]
         for name, source in missing_required:
-            # the old name inside the new one first (ID -> Report ID), then a similar spelling
-            close = [
-                c for c in candidates if source.lower() in c.lower() or c.lower() in source.lower()
-            ][:1] or difflib.get_close_matches(source, candidates, n=1, cutoff=0.6)
-            hint = f" (renamed to '{close[0]}'?)" if close else ""
-            wanted.append(f"'{source}' ({name}){hint}")
+            wanted.append(f"'{source}' ({name}){rename_hint(source, candidates)}")
         raise ContractViolation(
             f"required column {', '.join(wanted)} missing; the file has: {', '.join(parsed.columns)}"
         )
