@@ -27,29 +27,15 @@ join touched
 """
 
 
-@dg.asset_check(
-    asset=FCT_STOPS,
-    name="gx_stops_suite",
-    blocking=True,
-    description="Great Expectations suite `stops` (expectations/stops.py): keys, value domains, "
-    "dates, OPP search logic (blocking); coverage and volume per agency-month (warn).",
-)
-def gx_stops_suite(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    from expectations.stops import validate_stops
-
-    with warehouse.connect(read_only=True) as con:
-        frame = con.execute(LATEST_BATCH_SQL).df()
-    first_years = {a: config.load_agency(a).first_year for a in config.agency_ids()}
-    not_recorded = {
-        a: set(config.load_mapping(a, "stops").not_recorded) for a in config.onboarded("stops")
-    }
-    result = validate_stops(frame, agency_first_years=first_years, not_recorded=not_recorded)
+def _suite_result(context, asset_key: str, check_name: str, result, rows: int):
+    """Record every outcome in quality.check_results (the publication's gate) and return the
+    Dagster result: failed when any blocking expectation failed."""
     warehouse.record_checks(
         context.op_execution_context.run_id,
         [
             {
-                "asset_key": "marts/fct_stops",
-                "check_name": f"gx_stops_suite.{outcome.name}",
+                "asset_key": asset_key,
+                "check_name": f"{check_name}.{outcome.name}",
                 "severity": outcome.severity,
                 "passed": outcome.success,
                 "description": outcome.description,
@@ -68,11 +54,31 @@ def gx_stops_suite(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResul
         severity=dg.AssetCheckSeverity.ERROR,
         description="; ".join(f"{f.name}: {f.unexpected_count} rows" for f in failures) or None,
         metadata={
-            "rows_validated": len(frame),
+            "rows_validated": rows,
             "blocking_failures": [f.name for f in failures],
             "warn_failures": [f.name for f in result.warn_failures],
         },
     )
+
+
+@dg.asset_check(
+    asset=FCT_STOPS,
+    name="gx_stops_suite",
+    blocking=True,
+    description="Great Expectations suite `stops` (expectations/stops.py): keys, value domains, "
+    "dates, OPP search logic (blocking); coverage and volume per agency-month (warn).",
+)
+def gx_stops_suite(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    from expectations.stops import validate_stops
+
+    with warehouse.connect(read_only=True) as con:
+        frame = con.execute(LATEST_BATCH_SQL).df()
+    first_years = {a: config.load_agency(a).first_year for a in config.agency_ids()}
+    not_recorded = {
+        a: set(config.load_mapping(a, "stops").not_recorded) for a in config.onboarded("stops")
+    }
+    result = validate_stops(frame, agency_first_years=first_years, not_recorded=not_recorded)
+    return _suite_result(context, "marts/fct_stops", "gx_stops_suite", result, len(frame))
 
 
 # The arrests the latest load brought (the arrests suite has no month rules, so no whole months).
@@ -98,34 +104,7 @@ def gx_arrests_suite(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckRes
     with warehouse.connect(read_only=True) as con:
         frame = con.execute(LATEST_ARRESTS_SQL).df()
     result = validate_arrests(frame)
-    warehouse.record_checks(
-        context.op_execution_context.run_id,
-        [
-            {
-                "asset_key": "marts/fct_arrests",
-                "check_name": f"gx_arrests_suite.{outcome.name}",
-                "severity": outcome.severity,
-                "passed": outcome.success,
-                "description": outcome.description,
-                "details": {
-                    "column": outcome.column,
-                    "unexpected_count": outcome.unexpected_count,
-                    "examples": outcome.unexpected_examples,
-                },
-            }
-            for outcome in result.results
-        ],
-    )
-    failures = result.blocking_failures
-    return dg.AssetCheckResult(
-        passed=result.success_blocking,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description="; ".join(f"{f.name}: {f.unexpected_count} rows" for f in failures) or None,
-        metadata={
-            "rows_validated": len(frame),
-            "blocking_failures": [f.name for f in failures],
-        },
-    )
+    return _suite_result(context, "marts/fct_arrests", "gx_arrests_suite", result, len(frame))
 
 
 # --- Suites over several related facts (incidents, use of force, complaints) --------------------
@@ -160,40 +139,6 @@ where load_id = (select load_id from latest)
        where load_id = (select load_id from latest)
    )
 """
-
-
-def _suite_result(context, asset_key: str, check_name: str, result, rows: int):
-    """Record every outcome in quality.check_results (the publication's gate) and return the
-    Dagster result: failed when any blocking expectation failed."""
-    warehouse.record_checks(
-        context.op_execution_context.run_id,
-        [
-            {
-                "asset_key": asset_key,
-                "check_name": f"{check_name}.{outcome.name}",
-                "severity": outcome.severity,
-                "passed": outcome.success,
-                "description": outcome.description,
-                "details": {
-                    "column": outcome.column,
-                    "unexpected_count": outcome.unexpected_count,
-                    "examples": outcome.unexpected_examples,
-                },
-            }
-            for outcome in result.results
-        ],
-    )
-    failures = result.blocking_failures
-    return dg.AssetCheckResult(
-        passed=result.success_blocking,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description="; ".join(f"{f.name}: {f.unexpected_count} rows" for f in failures) or None,
-        metadata={
-            "rows_validated": rows,
-            "blocking_failures": [f.name for f in failures],
-            "warn_failures": [f.name for f in result.warn_failures],
-        },
-    )
 
 
 @dg.asset_check(
