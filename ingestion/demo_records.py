@@ -472,6 +472,23 @@ def _no_gap(moment: datetime) -> datetime:
     return moment
 
 
+def _later(moment: datetime, seconds: int) -> datetime:
+    """The local clock `seconds` of elapsed time after `moment`: a span that runs across the
+    spring-forward hour reads one hour more on the clock (01:50 + 30 min is 03:20, not 02:20)."""
+    later = moment + timedelta(seconds=int(seconds))
+    gap = datetime.combine(demo._DST_START, datetime.min.time()) + timedelta(hours=2)
+    if moment < gap <= later:
+        later += timedelta(hours=1)
+    return _no_gap(later)
+
+
+def _elapsed(earlier: datetime, later: datetime) -> float:
+    """Seconds of elapsed time between two local clock times (the inverse of `_later`)."""
+    gap = datetime.combine(demo._DST_START, datetime.min.time()) + timedelta(hours=2)
+    crossed = 3600 if earlier < gap <= later else 0
+    return (later - earlier).total_seconds() - crossed
+
+
 def _pick(rng: np.random.Generator, values: Sequence, p: Sequence[float], size: int) -> list:
     return [values[i] for i in rng.choice(len(values), size=size, p=demo._p(p))]
 
@@ -507,10 +524,9 @@ def _calls(agency_id: str, n: int, rng: np.random.Generator) -> list[dict]:
         record = {
             "source_record_id": f"{prefix}{i + 1:0{width}d}",
             "received_datetime": received,
-            "dispatched_datetime": received
-            + timedelta(seconds=int(response[i] * dispatch_share[i])),
-            "arrived_datetime": received + timedelta(seconds=int(response[i])),
-            "cleared_datetime": received + timedelta(seconds=int(response[i] + on_scene[i])),
+            "dispatched_datetime": _later(received, int(response[i] * dispatch_share[i])),
+            "arrived_datetime": _later(received, int(response[i])),
+            "cleared_datetime": _later(received, int(response[i] + on_scene[i])),
             "call_type_initial": CALL_TYPES[call_type[i]][0],
             "call_type_final": CALL_TYPES[final_type[i]][0],
             "priority": int(priority[i]),
@@ -523,7 +539,7 @@ def _calls(agency_id: str, n: int, rng: np.random.Generator) -> list[dict]:
         }
         if disposition == "cancelled":  # cancelled before anyone arrived
             record["arrived_datetime"] = None
-            record["cleared_datetime"] = record["dispatched_datetime"] + timedelta(minutes=2)
+            record["cleared_datetime"] = _later(record["dispatched_datetime"], 120)
         calls.append(record)
     return calls
 
@@ -551,7 +567,7 @@ def _force(
         call = calls[call_index]
         call["disposition"] = "arrest"
         incident_id = f"{prefix}{k + 1:0{width}d}"
-        moment = call["arrived_datetime"] + timedelta(seconds=int(rng.integers(60, 900)))
+        moment = _later(call["arrived_datetime"], int(rng.integers(60, 900)))
         officers = rng.choice(OFFICERS[agency_id], size=int(officers_per[k]), replace=False)
         for seq, officer in enumerate(officers, start=1):
             n_types = int(rng.choice(3, p=[0.55, 0.32, 0.13])) + 1
@@ -606,7 +622,7 @@ def _recording(
         "officer_id": officer,
         "device_id": f"X6{int(rng.integers(100000, 999999))}",
         "started_datetime": start,
-        "ended_datetime": start + timedelta(seconds=seconds),
+        "ended_datetime": _later(start, seconds),
         "activation_trigger": _pick(rng, TRIGGERS, [0.72, 0.10, 0.12, 0.03, 0.03], 1)[0],
         "category": category,
         "retention_days": retention,
@@ -629,7 +645,7 @@ def _audit(agency_id: str, recordings: list[dict], rng: np.random.Generator) -> 
         end = rec["ended_datetime"]
         times = sorted(int(s) for s in rng.integers(600, 86400 * 30, size=n))
         kinds = _pick(rng, AUDIT_EVENTS, AUDIT_EVENT_P, n)
-        entries = [(end + timedelta(seconds=s), kind) for s, kind in zip(times, kinds, strict=True)]
+        entries = [(_later(end, s), kind) for s, kind in zip(times, kinds, strict=True)]
         if rec["deleted_date"] is not None:
             entries.append(
                 (
@@ -880,14 +896,10 @@ def generate_agency(
         row = incidents[incident_ids[k]]
         call = calls_by_id[row["call_record_id"]]
         if k in late:  # started after the officer arrived and the threshold passed
-            start = call["arrived_datetime"] + timedelta(
-                seconds=int(rng.integers(LATE_ACTIVATION_S + 30, 900))
-            )
+            start = _later(call["arrived_datetime"], int(rng.integers(LATE_ACTIVATION_S + 30, 900)))
         else:  # started between dispatch and arrival
-            span = (call["arrived_datetime"] - call["dispatched_datetime"]).total_seconds()
-            start = call["dispatched_datetime"] + timedelta(
-                seconds=int(rng.integers(0, max(1, int(span))))
-            )
+            span = _elapsed(call["dispatched_datetime"], call["arrived_datetime"])
+            start = _later(call["dispatched_datetime"], int(rng.integers(0, max(1, int(span)))))
         recordings.append(
             _recording(
                 agency_id, len(recordings) + 1, _no_gap(start), int(rng.integers(900, 5400)),
@@ -973,7 +985,7 @@ def generate_agency(
     for call in calls:
         if call["arrived_datetime"] is not None:
             response_by_priority[call["priority"]].append(
-                (call["arrived_datetime"] - call["received_datetime"]).total_seconds()
+                _elapsed(call["received_datetime"], call["arrived_datetime"])
             )
     by_unit = defaultdict(list)
     unit_of = {

@@ -9,7 +9,7 @@ import json
 import os
 import zipfile
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import openpyxl
@@ -770,3 +770,25 @@ def test_record_effects_as_designed(generated):
         < sustained["white"]["sustained"] / sustained["white"]["closed_allegations"]
     )
     assert manifest["expected_facts"]["alder_pd"] == manifest["agencies"]["alder_pd"]["facts"]
+
+
+def test_spans_across_the_spring_forward_hour_keep_their_elapsed_time():
+    """A CAD call received at 01:50 and answered 30 minutes later reads 03:20 on the clock: in
+    the agency's zone the UTC difference is the elapsed time, never negative (a 1M-row demo once
+    had calls cleared before the unit arrived, 02:xx being read as 03:xx)."""
+    from zoneinfo import ZoneInfo
+
+    import numpy as np
+
+    zone = ZoneInfo("America/Los_Angeles")
+    rng = np.random.default_rng(5)
+    start = datetime(2023, 3, 12, 0, 0)
+    for offset, seconds in zip(
+        rng.integers(0, 4 * 3600, 500), rng.integers(0, 5 * 3600, 500), strict=True
+    ):
+        moment = demo_records._no_gap(start + timedelta(seconds=int(offset)))
+        later = demo_records._later(moment, int(seconds))
+        utc = lambda m: m.replace(tzinfo=zone).astimezone(UTC)  # noqa: E731
+        assert (utc(later) - utc(moment)).total_seconds() == seconds, (moment, seconds, later)
+        assert demo_records._elapsed(moment, later) == seconds
+        assert not (later.date() == date(2023, 3, 12) and later.hour == 2)
