@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -381,52 +382,68 @@ def _unique_headers(header: list[str]) -> list[str]:
     return out
 
 
-def read_excel(path: Path, *, sheet: str | int | None = None, skip_rows: int = 0) -> ParsedFile:
-    import openpyxl
+def _excel_sheet(path: Path, sheet: str | int | None):
+    """The sheet of a workbook (.xlsx, .xlsm, .xls, .ods), read by calamine (Rust): about five
+    times faster than openpyxl on a large export, the same cell values."""
+    from python_calamine import CalamineWorkbook
 
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged workbook
+        book = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises its own kinds for a damaged workbook
         raise UnreadableFile(f"not a readable Excel workbook: {exc}") from exc
+    names = book.sheet_names
+    if sheet is None or isinstance(sheet, int):
+        index = sheet or 0
+        if not 0 <= index < len(names):
+            raise UnreadableFile(f"sheet {index} not found (sheets: {', '.join(names)})")
+        name = names[index]
+    elif sheet in names:
+        name = sheet
+    else:
+        raise UnreadableFile(f"sheet {sheet!r} not found (sheets: {', '.join(names)})")
     try:
-        if sheet is None:
-            ws = book.worksheets[0]
-        elif isinstance(sheet, int):
-            ws = book.worksheets[sheet]
-        elif sheet in book.sheetnames:
-            ws = book[sheet]
-        else:
-            raise UnreadableFile(
-                f"sheet {sheet!r} not found (sheets: {', '.join(book.sheetnames)})"
-            )
-        header, rows, numbers, rejects, raw = None, [], [], [], 0
-        for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
-            if number <= skip_rows:
+        return book.get_sheet_by_name(name)
+    except Exception as exc:
+        raise UnreadableFile(f"sheet {name!r} cannot be read: {exc}") from exc
+
+
+def _sheet_rows(ws) -> Iterator[tuple[int, list]]:
+    """(spreadsheet row number, cell values from column A): calamine's range starts at the first
+    used cell, so its offset is put back; an empty cell is None, as openpyxl gives it."""
+    first_row, first_col = ws.start if ws.start is not None else (0, 0)
+    pad = [None] * first_col
+    for offset, values in enumerate(ws.iter_rows()):
+        yield first_row + offset + 1, pad + [None if v == "" else v for v in values]
+
+
+def read_excel(path: Path, *, sheet: str | int | None = None, skip_rows: int = 0) -> ParsedFile:
+    ws = _excel_sheet(path, sheet)
+    header, rows, numbers, rejects, raw = None, [], [], [], 0
+    for number, values in _sheet_rows(ws):
+        if number <= skip_rows:
+            continue
+        cells = [_cell_text(v) for v in values]
+        while cells and (cells[-1] is None or cells[-1] == ""):
+            cells.pop()
+        if header is None:
+            if not cells:
                 continue
-            cells = [_cell_text(v) for v in values]
-            while cells and (cells[-1] is None or cells[-1] == ""):
-                cells.pop()
-            if header is None:
-                if not cells:
-                    continue
-                header = _unique_headers([c or "" for c in cells])
-                continue
-            if not any(c not in (None, "") for c in cells):
-                continue
-            raw += 1
-            if len(cells) > len(header):
-                rejects.append(
-                    Reject(
-                        number,
-                        f"too many cells: expected {len(header)}, found {len(cells)}",
-                        "\t".join(c or "" for c in cells),
-                    )
+            header = _unique_headers([c or "" for c in cells])
+            continue
+        if not any(c not in (None, "") for c in cells):
+            continue
+        raw += 1
+        if len(cells) > len(header):
+            rejects.append(
+                Reject(
+                    number,
+                    f"too many cells: expected {len(header)}, found {len(cells)}",
+                    "\t".join(c or "" for c in cells),
                 )
-                continue
-            rows.append(cells + [None] * (len(header) - len(cells)))
-            numbers.append(number)
-    finally:
-        book.close()
+            )
+            continue
+        rows.append(cells + [None] * (len(header) - len(cells)))
+        numbers.append(number)
     if header is None:
         raise UnreadableFile("the sheet is empty")
     return ParsedFile(_from_records(header, rows, numbers), header, raw, rejects)
@@ -435,23 +452,13 @@ def read_excel(path: Path, *, sheet: str | int | None = None, skip_rows: int = 0
 def find_header_row(path: Path, sheet: str | int | None, wanted: set[str]) -> int | None:
     """The spreadsheet row (1-based) among the first 30 holding the most of `wanted` column
     names, or None: an export with title rows above its header names its own header row."""
-    import openpyxl
-
-    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    try:
-        if sheet is None:
-            ws = book.worksheets[0]
-        elif isinstance(sheet, int):
-            ws = book.worksheets[sheet]
-        else:
-            ws = book[sheet]
-        best, best_hits = None, 0
-        for number, values in enumerate(ws.iter_rows(values_only=True, max_row=30), start=1):
-            hits = len({str(v).strip() for v in values if v is not None} & wanted)
-            if hits > best_hits:
-                best, best_hits = number, hits
-    finally:
-        book.close()
+    best, best_hits = None, 0
+    for number, values in _sheet_rows(_excel_sheet(path, sheet)):
+        if number > 30:
+            break
+        hits = len({str(v).strip() for v in values if v is not None} & wanted)
+        if hits > best_hits:
+            best, best_hits = number, hits
     return best if best_hits >= max(1, len(wanted) // 2) else None
 
 
