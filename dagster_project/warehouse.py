@@ -149,6 +149,8 @@ _DUCKDB_TYPES = {
     "date": "DATE",
     "timestamp with time zone": "TIMESTAMP WITH TIME ZONE",
     "timestamp without time zone": "TIMESTAMP",
+    "time without time zone": "TIME",
+    "time with time zone": "TIME WITH TIME ZONE",
     "json": "JSON",
     "jsonb": "JSON",
 }
@@ -169,6 +171,7 @@ _OID_TYPES = {
     1700: "DOUBLE",
     1082: "DATE",
     1083: "TIME",
+    1266: "TIME WITH TIME ZONE",
     1114: "TIMESTAMP",
     1184: "TIMESTAMP WITH TIME ZONE",
     114: "JSON",
