@@ -78,13 +78,14 @@ def run_summary(run_id: str, started: datetime, success: bool) -> dict:
         "rows": {"raw": 0, "accepted": 0, "rejected": 0, "quarantined": 0},
         "quarantined": [],
     }
-    if settings.warehouse_path().exists():
+    if warehouse.exists():
         with warehouse.connect(read_only=True) as con:
             if warehouse.table_exists(con, "raw", "files"):
                 for status, files, raw, accepted, rejected, quarantined in con.execute(
                     """
-                    select status, count(*), sum(rows_raw), sum(rows_accepted),
-                           sum(rows_rejected), sum(rows_quarantined)
+                    select status, count(*), cast(sum(rows_raw) as bigint),
+                           cast(sum(rows_accepted) as bigint), cast(sum(rows_rejected) as bigint),
+                           cast(sum(rows_quarantined) as bigint)
                     from raw.files where loaded_at >= ? group by status
                     """,
                     [started],
@@ -232,15 +233,19 @@ def status(as_json: bool = False) -> int:
             "path": str(release),
             **(json.loads(meta.read_text()) if meta.exists() else {}),
         }
-    if settings.warehouse_path().exists():
+    if warehouse.exists():
         with warehouse.connect(read_only=True) as con:
             if warehouse.table_exists(con, "raw", "files"):
                 # A file's latest attempt decides: a quarantined file that later loaded is fixed.
                 for agency, file, reason in con.execute(
                     """
-                    select agency_id, source_file, reason from raw.files
-                    qualify row_number() over (partition by source_file order by loaded_at desc) = 1
-                        and status = 'quarantined'
+                    select agency_id, source_file, reason from (
+                        select agency_id, source_file, reason, status, row_number() over (
+                            partition by source_file order by loaded_at desc
+                        ) as attempt
+                        from raw.files
+                    ) as attempts
+                    where attempt = 1 and status = 'quarantined'
                     order by source_file
                     """
                 ).fetchall():
@@ -280,13 +285,16 @@ def file_problems(con) -> list[dict]:
             "where table_schema = 'raw' and table_name = 'files'"
         ).fetchall()
     }
-    missing = "records_missing" if "records_missing" in columns else "null::bigint"
+    missing = "records_missing" if "records_missing" in columns else "cast(null as bigint)"
     rows = con.execute(
         f"""
-        with latest as (
-            select * from raw.files
-            qualify row_number() over (
-                partition by agency_id, dataset, source_file order by loaded_at desc) = 1
+        with attempts as (
+            select *, row_number() over (
+                partition by agency_id, dataset, source_file order by loaded_at desc) as attempt
+            from raw.files
+        ),
+        latest as (
+            select * from attempts where attempt = 1
         )
         select agency_id, dataset, source_file, status, reason, notes, rows_raw, rows_accepted,
                rows_rejected, rows_quarantined, {missing} as records_missing, file_hash, load_id

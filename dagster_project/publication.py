@@ -11,6 +11,7 @@ Layout of `publish_dir`:
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -27,6 +28,8 @@ from typing import Any
 
 import duckdb
 
+from dagster_project import warehouse
+from ingestion import settings
 from ingestion.faults import fault_point
 
 log = logging.getLogger(__name__)
@@ -117,7 +120,7 @@ def publish_release(
     created_at = datetime.now(UTC)
     release_id = release_id or new_release_id(created_at)
     _check_request(tables, personal_columns, release_id, keep)
-    if not warehouse_path.exists():
+    if not settings.is_postgres() and not warehouse_path.exists():
         raise PublicationError(f"warehouse {warehouse_path} does not exist")
 
     publish_dir.mkdir(parents=True, exist_ok=True)
@@ -321,9 +324,17 @@ def _write_release(
     row_counts: dict[str, int] = {}
     schemas: dict[str, list[dict[str, Any]]] = {}
     # One read-only connection for the export, closed before anything else happens: a held
-    # DuckDB connection blocks every other process's writer (STACK-NOTES.md).
-    con = duckdb.connect(str(warehouse_path), read_only=True)
-    try:
+    # DuckDB connection blocks every other process's writer (STACK-NOTES.md). A PostgreSQL
+    # warehouse's public tables are copied into an in-memory DuckDB first, so the same writer
+    # makes the same files (dagster_project/warehouse.py).
+    with contextlib.ExitStack() as stack:
+        if settings.is_postgres():
+            con = stack.enter_context(
+                warehouse.duckdb_copy([(table.schema, table.name) for table in tables])
+            )
+        else:
+            con = duckdb.connect(str(warehouse_path), read_only=True)
+            stack.callback(con.close)
         resolved: list[tuple[PublicTable, dict[str, str]]] = []
         for table in tables:
             types = _table_columns(con, table)
@@ -349,8 +360,6 @@ def _write_release(
                 _frictionless_field(name, types[name], full.columns[name]) for name in types
             ]
             row_counts[full.name] = export_table(con, full, data)
-    finally:
-        con.close()
 
     _write_json(root / CHECKS, checks)
     _write_json(

@@ -3,12 +3,20 @@
 DuckDB lets one process hold a read-write connection at a time, and dbt runs in a subprocess: a
 connection left open here would make dbt fail at once on the lock (STACK-NOTES.md). So every
 helper opens, works and closes.
+
+The warehouse is DuckDB (default) or PostgreSQL (`LANTERN_TARGET=postgres`, README "Running on
+PostgreSQL"). `connect()` returns either a DuckDB connection or a `PostgresConnection` with the
+part of DuckDB's interface Lantern uses (`execute(sql, params)` with `?` placeholders, then
+`fetchone`, `fetchall`, `description`, `df`); SQL sent through it is kept portable.
+`duckdb_copy()` copies PostgreSQL tables into an in-memory DuckDB for the steps that need
+DuckDB's own features (the model fits, the Parquet/CSV writer).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -26,20 +34,241 @@ create table if not exists quality.check_results (
     severity varchar not null,      -- blocking | warn
     passed boolean not null,
     description varchar,
-    details json
+    details {json}
 );
 """
 
 
+def _placeholders(sql: str) -> str:
+    """DuckDB's `?` placeholders -> psycopg2's `%s` (and a literal `%` -> `%%`), outside quotes."""
+    out = []
+    for part in re.split(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")", sql):
+        if part.startswith(("'", '"')):
+            out.append(part.replace("%", "%%"))
+        else:
+            out.append(part.replace("%", "%%").replace("?", "%s"))
+    return "".join(out)
+
+
+class PostgresCursor:
+    def __init__(self, cursor):
+        self._cursor = cursor
+
+    @property
+    def description(self):
+        return self._cursor.description
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    def fetchone(self):
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[tuple]:
+        return self._cursor.fetchall()
+
+    def df(self):
+        """The rows as the pandas frame DuckDB's `.df()` gives for the same table (same dtypes:
+        the suites and fits see one frame whatever the warehouse)."""
+        columns = [(d[0], _OID_TYPES.get(d[1], "VARCHAR")) for d in self._cursor.description]
+        con = duckdb.connect()
+        try:
+            return _typed_relation(con, columns, self._cursor.fetchall()).df()
+        finally:
+            con.close()
+
+
+class PostgresConnection:
+    """psycopg2 behind DuckDB's connection interface (the subset Lantern uses). Autocommit: each
+    statement commits, as a DuckDB statement outside a transaction does."""
+
+    def __init__(self, read_only: bool = False):
+        import psycopg2
+
+        self._con = psycopg2.connect(**settings.postgres_params())
+        self._con.autocommit = True
+        if read_only:
+            self._con.set_session(readonly=True, autocommit=True)
+        with self._con.cursor() as cursor:
+            cursor.execute("set time zone 'UTC'")
+
+    def execute(self, sql: str, params: Sequence | None = None) -> PostgresCursor:
+        cursor = self._con.cursor()
+        if params is None:
+            cursor.execute(sql)
+        else:
+            cursor.execute(_placeholders(sql), list(params))
+        return PostgresCursor(cursor)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence]) -> None:
+        with self._con.cursor() as cursor:
+            cursor.executemany(_placeholders(sql), [list(r) for r in rows])
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def exists() -> bool:
+    """Whether there is a warehouse to read (PostgreSQL: whether the server answers)."""
+    if settings.is_postgres():
+        try:
+            PostgresConnection(read_only=True).close()
+        except Exception:
+            return False
+        return True
+    return settings.warehouse_path().exists()
+
+
 @contextmanager
-def connect(read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    path = settings.warehouse_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+def connect(read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection | PostgresConnection]:
+    if settings.is_postgres():
+        con = PostgresConnection(read_only=read_only)
+    else:
+        path = settings.warehouse_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(path), read_only=read_only)
     try:
         yield con
     finally:
         con.close()
+
+
+# PostgreSQL information_schema data_type -> the DuckDB type of the same values.
+_DUCKDB_TYPES = {
+    "character varying": "VARCHAR",
+    "text": "VARCHAR",
+    "character": "VARCHAR",
+    "integer": "INTEGER",
+    "smallint": "SMALLINT",
+    "bigint": "BIGINT",
+    "double precision": "DOUBLE",
+    "real": "FLOAT",
+    "numeric": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp with time zone": "TIMESTAMP WITH TIME ZONE",
+    "timestamp without time zone": "TIMESTAMP",
+    "time without time zone": "TIME",
+    "time with time zone": "TIME WITH TIME ZONE",
+    "json": "JSON",
+    "jsonb": "JSON",
+}
+
+
+# PostgreSQL type OIDs (cursor.description) -> DuckDB types.
+_OID_TYPES = {
+    16: "BOOLEAN",
+    20: "BIGINT",
+    21: "SMALLINT",
+    23: "INTEGER",
+    25: "VARCHAR",
+    1043: "VARCHAR",
+    18: "VARCHAR",
+    19: "VARCHAR",
+    700: "FLOAT",
+    701: "DOUBLE",
+    1700: "DOUBLE",
+    1082: "DATE",
+    1083: "TIME",
+    1266: "TIME WITH TIME ZONE",
+    1114: "TIMESTAMP",
+    1184: "TIMESTAMP WITH TIME ZONE",
+    114: "JSON",
+    3802: "JSON",
+}
+
+
+def _typed_relation(
+    con: duckdb.DuckDBPyConnection, columns: list[tuple[str, str]], rows: list[tuple]
+) -> duckdb.DuckDBPyRelation:
+    """Python rows (from psycopg2) as a DuckDB relation of the given (column, DuckDB type)s."""
+    import pandas as pd
+
+    json_columns = {c for c, t in columns if t == "JSON"}
+    if json_columns:  # psycopg2 parses json; DuckDB reads it back from text
+        index = [i for i, (c, _) in enumerate(columns) if c in json_columns]
+        rows = [
+            tuple(json.dumps(v) if i in index and v is not None else v for i, v in enumerate(r))
+            for r in rows
+        ]
+    names = [f"c{i}" for i in range(len(columns))]
+    frame = pd.DataFrame.from_records(rows, columns=names).astype(object)
+    frame = frame.where(frame.notna(), None)
+    con.register("_pg_rows", frame)
+    # an empty or all-null object column is read as an int; it is cast from text instead
+    select = ", ".join(
+        f'cast(cast({n} as varchar) as {t}) as "{c}"'
+        if t in ("VARCHAR", "JSON") or frame[n].isna().all()
+        else f'cast({n} as {t}) as "{c}"'
+        for n, (c, t) in zip(names, columns, strict=True)
+    )
+    return con.sql(f"select {select} from _pg_rows")
+
+
+def postgres_columns(con: PostgresConnection, schema: str, table: str) -> list[tuple[str, str]]:
+    """(column, DuckDB type) of a PostgreSQL table, in order."""
+    rows = con.execute(
+        "select column_name, data_type from information_schema.columns"
+        " where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, table],
+    ).fetchall()
+    return [(name, _DUCKDB_TYPES.get(kind, "VARCHAR")) for name, kind in rows]
+
+
+def copy_into_duckdb(
+    source: PostgresConnection, target: duckdb.DuckDBPyConnection, schema: str, table: str
+) -> int:
+    """Copy one PostgreSQL table into `target` as <schema>.<table>, typed as DuckDB types its
+    values (a double stays a double, a timestamptz a timestamptz); returns its rows."""
+    columns = postgres_columns(source, schema, table)
+    if not columns:  # not there: the copy lacks it too, and the caller says so
+        return 0
+    names = ", ".join(f'"{c}"' for c, _ in columns)
+    rows = source.execute(f'select {names} from "{schema}"."{table}"').fetchall()
+    target.execute(f'create schema if not exists "{schema}"')
+    relation = _typed_relation(target, columns, rows)
+    target.execute(f'create or replace table "{schema}"."{table}" as {relation.sql_query()}')
+    target.unregister("_pg_rows")
+    return len(rows)
+
+
+@contextmanager
+def duckdb_copy(tables: Iterable[tuple[str, str]]) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB holding copies of the given (schema, table)s of the PostgreSQL
+    warehouse, for the steps that run on DuckDB whatever the warehouse (fits, file writer)."""
+    target = duckdb.connect()
+    target.execute("set TimeZone = 'UTC'")
+    try:
+        with connect(read_only=True) as source:
+            for schema, table in tables:
+                copy_into_duckdb(source, target, schema, table)
+        yield target
+    finally:
+        target.close()
+
+
+# DuckDB types -> PostgreSQL's, for tables computed on DuckDB and written back.
+_POSTGRES_TYPES = {"DOUBLE": "double precision", "FLOAT": "real", "JSON": "jsonb"}
+
+
+def copy_into_postgres(
+    source: duckdb.DuckDBPyConnection, target: PostgresConnection, schema: str, table: str
+) -> int:
+    """Replace the PostgreSQL table <schema>.<table> with DuckDB's table of that name (same
+    columns, the matching types); returns its rows."""
+    described = source.execute(f'describe "{schema}"."{table}"').fetchall()
+    columns = [(r[0], _POSTGRES_TYPES.get(r[1], r[1])) for r in described]
+    names = ", ".join(f'"{c}"' for c, _ in columns)
+    rows = source.execute(f'select {names} from "{schema}"."{table}"').fetchall()
+    target.execute(f'create schema if not exists "{schema}"')
+    target.execute(f'drop table if exists "{schema}"."{table}"')
+    spec = ", ".join(f'"{c}" {t}' for c, t in columns)
+    target.execute(f'create table "{schema}"."{table}" ({spec})')
+    if rows:
+        marks = ", ".join("?" for _ in columns)
+        target.executemany(f'insert into "{schema}"."{table}" ({names}) values ({marks})', rows)
+    return len(rows)
 
 
 def record_checks(run_id: str, results: Iterable[dict]) -> None:
@@ -60,13 +289,13 @@ def record_checks(run_id: str, results: Iterable[dict]) -> None:
     if not rows:
         return
     with connect() as con:
-        con.execute(CHECK_RESULTS_DDL)
+        con.execute(CHECK_RESULTS_DDL.format(json="jsonb" if settings.is_postgres() else "json"))
         con.executemany("insert into quality.check_results values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def check_results(run_id: str | None = None) -> list[dict]:
     """Results of one run (default: the latest run that recorded any)."""
-    if not settings.warehouse_path().exists():
+    if not exists():
         return []
     with connect(read_only=True) as con:
         if not con.execute(
@@ -86,10 +315,16 @@ def check_results(run_id: str | None = None) -> list[dict]:
             [run_id],
         )
         names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    for row in rows:  # PostgreSQL hands jsonb back parsed; DuckDB as text
+        if not isinstance(row["details"], str | None):
+            row["details"] = json.dumps(row["details"])
+    return rows
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+def table_exists(
+    con: duckdb.DuckDBPyConnection | PostgresConnection, schema: str, table: str
+) -> bool:
     return bool(
         con.execute(
             "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",

@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dlt
-import duckdb
 import pyarrow as pa
 
 from ingestion import config, settings
@@ -171,10 +170,11 @@ def unknown_agency_folders() -> list[str]:
 
 def loaded_ledger(warehouse: Path) -> dict[str, set[str]]:
     """file_hash -> source files already recorded as loaded or duplicate."""
-    if not warehouse.exists():
+    from dagster_project import warehouse as wh
+
+    if not wh.exists():
         return {}
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
+    with wh.connect(read_only=True) as con:
         exists = con.execute(
             "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = 'files'"
         ).fetchone()[0]
@@ -186,8 +186,6 @@ def loaded_ledger(warehouse: Path) -> dict[str, set[str]]:
         ).fetchall():
             ledger.setdefault(file_hash, set()).add(source_file)
         return ledger
-    finally:
-        con.close()
 
 
 def _rejects_table(outcome: FileOutcome, rejects, loaded_at: datetime, load_id: str) -> pa.Table:
@@ -268,11 +266,12 @@ def previous_versions(warehouse: Path, plan: dict[str, list[tuple[str, Path]]]) 
     """Headers of the latest loaded file per agency dataset, and the record keys of every file
     about to be loaded again under the same name with new content (a re-sent, corrected export)."""
     out = Previous()
-    if not warehouse.exists():
+    from dagster_project import warehouse as wh
+
+    if not wh.exists():
         return out
     landing = settings.landing_dir()
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
+    with wh.connect(read_only=True) as con:
         columns = {
             r[0]
             for r in con.execute(
@@ -284,10 +283,13 @@ def previous_versions(warehouse: Path, plan: dict[str, list[tuple[str, Path]]]) 
             return out
         latest = con.execute(
             """
-            select agency_id, dataset, source_file, file_hash, source_columns
-            from raw.files where status = 'loaded'
-            qualify row_number() over (
-                partition by agency_id, dataset, source_file order by loaded_at desc) = 1
+            select agency_id, dataset, source_file, file_hash, source_columns from (
+                select agency_id, dataset, source_file, file_hash, source_columns, loaded_at,
+                       row_number() over (
+                           partition by agency_id, dataset, source_file order by loaded_at desc
+                       ) as version
+                from raw.files where status = 'loaded'
+            ) as latest where version = 1
             order by loaded_at, source_file
             """
         ).fetchall()
@@ -311,8 +313,6 @@ def previous_versions(warehouse: Path, plan: dict[str, list[tuple[str, Path]]]) 
                     [relative, old_hash],
                 ).fetchall()
                 out.records[relative] = (old_hash, rows)
-    finally:
-        con.close()
     return out
 
 
@@ -647,11 +647,16 @@ def config_tables(datasets: Iterable[str]) -> dict[str, pa.Table]:
 
 def make_pipeline() -> dlt.Pipeline:
     settings.quiet_telemetry()
-    warehouse = settings.warehouse_path()
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    if settings.is_postgres():
+        destination = dlt.destinations.postgres(settings.postgres_dsn())
+    else:
+        warehouse = settings.warehouse_path()
+        warehouse.parent.mkdir(parents=True, exist_ok=True)
+        destination = dlt.destinations.duckdb(str(warehouse))
+    settings.data_dir().mkdir(parents=True, exist_ok=True)
     return dlt.pipeline(
         pipeline_name="lantern",
-        destination=dlt.destinations.duckdb(str(warehouse)),
+        destination=destination,
         dataset_name="raw",
         pipelines_dir=str(settings.data_dir() / ".dlt"),
         progress="log" if os.environ.get("LANTERN_PROGRESS") else None,
@@ -672,7 +677,11 @@ def finish_interrupted_load(pipeline: dlt.Pipeline) -> bool:
     if pipeline.list_extracted_load_packages():
         pipeline.normalize()
     pipeline.load()
-    with duckdb.connect(str(settings.warehouse_path())) as con:
+    from dagster_project import warehouse as wh
+
+    # a row's physical identity: DuckDB's rowid, PostgreSQL's ctid
+    rowid = "ctid" if settings.is_postgres() else "rowid"
+    with wh.connect() as con:
         tables = {
             r[0]
             for r in con.execute(
@@ -687,14 +696,15 @@ def finish_interrupted_load(pipeline: dlt.Pipeline) -> bool:
                 continue
             removed = con.execute(
                 f"""
-                delete from raw.{quote_ident(table)} where rowid in (
-                    select rowid from (
-                        select rowid, row_number() over (partition by {identity}) as copy
+                delete from raw.{quote_ident(table)} where {rowid} in (
+                    select {rowid} from (
+                        select {rowid}, row_number() over (partition by {identity}) as copy
                         from raw.{quote_ident(table)}
-                    ) where copy > 1
+                    ) as copies where copy > 1
                 )
                 """
-            ).fetchone()[0]
+            )
+            removed = removed.rowcount if settings.is_postgres() else removed.fetchone()[0]
             if removed:
                 log.warning(
                     "removed %d rows of raw.%s loaded twice by the resumed load", removed, table

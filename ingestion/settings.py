@@ -47,6 +47,46 @@ def warehouse_path() -> Path:
     return Path(os.environ.get("LANTERN_WAREHOUSE", data_dir() / "warehouse.duckdb")).resolve()
 
 
+# The warehouse engine: DuckDB (the default, a file under data/) or a PostgreSQL server
+# (README "Running on PostgreSQL"). One setting selects it for dlt, dbt and the Python code.
+TARGETS = ("duckdb", "postgres")
+
+
+def target() -> str:
+    """`LANTERN_TARGET`: duckdb (default) or postgres."""
+    value = os.environ.get("LANTERN_TARGET", "duckdb").strip().lower() or "duckdb"
+    if value not in TARGETS:
+        raise ValueError(f"LANTERN_TARGET={value!r}: expected one of {', '.join(TARGETS)}")
+    return value
+
+
+def is_postgres() -> bool:
+    return target() == "postgres"
+
+
+def postgres_params() -> dict[str, str]:
+    """The PostgreSQL server, from libpq's own variables (PGHOST, PGPORT, PGUSER, PGPASSWORD,
+    PGDATABASE), the same ones psql, psycopg2 and dbt/profiles.yml read."""
+    return {
+        "host": os.environ.get("PGHOST", "127.0.0.1"),
+        "port": os.environ.get("PGPORT", "5432"),
+        "user": os.environ.get("PGUSER", "postgres"),
+        "password": os.environ.get("PGPASSWORD", ""),
+        "dbname": os.environ.get("PGDATABASE", "lantern"),
+    }
+
+
+def postgres_dsn() -> str:
+    """A postgresql:// URL of the server (for dlt's postgres destination)."""
+    from urllib.parse import quote
+
+    p = postgres_params()
+    auth = quote(p["user"], safe="") + (
+        ":" + quote(p["password"], safe="") if p["password"] else ""
+    )
+    return f"postgresql://{auth}@{p['host']}:{p['port']}/{quote(p['dbname'], safe='')}"
+
+
 def publish_dir() -> Path:
     return Path(os.environ.get("LANTERN_PUBLISH_DIR", data_dir() / "publish")).resolve()
 

@@ -33,10 +33,10 @@
         case when not n_is_suppressed then round(upper, 6) end as upper,
         cast(null as bigint) as comparison_numerator,
         cast(null as bigint) as comparison_denominator,
-        cast(null as double) as comparison_estimate,
-        cast(null as double) as ratio,
-        cast(null as double) as ratio_lower,
-        cast(null as double) as ratio_upper,
+        cast(null as double precision) as comparison_estimate,
+        cast(null as double precision) as ratio,
+        cast(null as double precision) as ratio_lower,
+        cast(null as double precision) as ratio_upper,
         n < {{ k }} as is_small_numbers,
         n_is_suppressed as is_suppressed,
         false as is_insufficient,
@@ -60,7 +60,7 @@
 -#}
 {% macro t_quantile_975(df) -%}
     (1.959963984540054
-        + 2.372271230298562 / ({{ df }})
-        + 2.822498615739611 / power({{ df }}, 2)
-        + 2.555849679507722 / power({{ df }}, 3))
+        + 2.372271230298562 / nullif({{ df }}, 0)
+        + 2.822498615739611 / nullif(power({{ df }}, 2), 0)
+        + 2.555849679507722 / nullif(power({{ df }}, 3), 0))
 {%- endmacro %}

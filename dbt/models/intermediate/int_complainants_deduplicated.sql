@@ -12,24 +12,9 @@ source_rows as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by agency_id, complaint_record_id, complainant_seq
-            order by loaded_at desc, source_file desc, source_row desc
-        ) as version_rank
-
-    from source_rows
-
-),
-
 final as (
 
-    select * exclude (version_rank)
-    from ranked
-    where version_rank = 1
+    {{ latest_version('source_rows', 'agency_id, complaint_record_id, complainant_seq', 'loaded_at desc, source_file desc, source_row desc') }}
 
 )
 

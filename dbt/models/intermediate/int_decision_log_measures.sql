@@ -77,7 +77,7 @@ recording_facts as (
         cast(extract(year from recordings.started_date) as integer) as period,
         recordings.category,
         recordings.retention_days,
-        cast(recordings.started_date + to_days(recordings.retention_days) as date)
+        cast({{ dbt.dateadd('day', 'recordings.retention_days', 'recordings.started_date') }} as date)
             <= as_of.as_of_date as is_retention_over,
         recordings.started_at is not null and calls.arrived_at is not null as has_arrival,
         calls.district as call_district

@@ -12,24 +12,9 @@ source_rows as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by agency_id, response_record_id, item_id
-            order by loaded_at desc, source_file desc, source_row desc
-        ) as version_rank
-
-    from source_rows
-
-),
-
 final as (
 
-    select * exclude (version_rank)
-    from ranked
-    where version_rank = 1
+    {{ latest_version('source_rows', 'agency_id, response_record_id, item_id', 'loaded_at desc, source_file desc, source_row desc') }}
 
 )
 

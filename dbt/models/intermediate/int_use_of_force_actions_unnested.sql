@@ -32,7 +32,7 @@ elements as (
         subject_key,
         officer_id_hash,
         subject_id_hash,
-        trim(unnest(string_split(force_types_raw, '|'))) as force_type_raw,
+        trim(unnest(string_to_array(force_types_raw, '|'))) as force_type_raw,
         source_file,
         source_row,
         loaded_at,

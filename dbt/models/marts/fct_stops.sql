@@ -32,10 +32,12 @@ stops as (
 
 final as (
 
+    -- text columns cast to varchar: PostgreSQL types md5() and CASE of literals as text, and an
+    -- incremental run must see the types the contract created
     select
-        md5(agency_id || '|' || source_record_id || '|' || cast(person_seq as varchar))
+        cast(md5(agency_id || '|' || source_record_id || '|' || cast(person_seq as varchar)) as varchar)
             as stop_person_id,
-        md5(agency_id || '|' || source_record_id) as stop_id,
+        cast(md5(agency_id || '|' || source_record_id) as varchar) as stop_id,
         agency_id,
         source_record_id,
         person_seq,
@@ -54,7 +56,7 @@ final as (
         search_conducted,
         search_basis,
         search_basis_detail,
-        search_discretion,
+        cast(search_discretion as varchar) as search_discretion,
         contraband_found,
         frisk_performed,
         arrest_made,
@@ -66,7 +68,7 @@ final as (
         file_hash,
         loaded_at,
         load_id,
-        mapping_hash
+        cast(mapping_hash as varchar) as mapping_hash
 
     from stops
 

@@ -169,10 +169,10 @@ final as (
         stops,
         population,
         population_year,
-        round(1000.0 * stops / nullif(population, 0), 6) as stops_per_1000,
-        round(1000.0 * {{ poisson_interval('stops', 'lower') }} / nullif(population, 0), 6)
+        round(cast(1000 as double precision) * stops / nullif(population, 0), 6) as stops_per_1000,
+        round(cast(1000 as double precision) * {{ poisson_interval('stops', 'lower') }} / nullif(population, 0), 6)
             as stops_per_1000_lower,
-        round(1000.0 * {{ poisson_interval('stops', 'upper') }} / nullif(population, 0), 6)
+        round(cast(1000 as double precision) * {{ poisson_interval('stops', 'upper') }} / nullif(population, 0), 6)
             as stops_per_1000_upper,
         reference_group,
         round(

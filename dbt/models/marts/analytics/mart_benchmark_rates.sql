@@ -121,7 +121,7 @@ cells as (
         benchmark_cells.population as denominator,
         false as denominator_is_count,
         'poisson' as interval_kind,
-        1000.0 as scale,
+        cast(1000 as double precision) as scale,
         cast(benchmark_cells.population_year as integer) as population_year,
         'estimate = 1000 * events / residents of population_year (the year itself or the latest'
         || ' earlier year supplied); 95% Poisson interval of the events (Byar) / residents;'

@@ -139,7 +139,7 @@ activations as (
         cast(extract(year from recordings.started_date) as integer) as period,
         calls.district,
         recordings.category,
-        recordings.started_at > calls.arrived_at + to_seconds({{ late_seconds }}) as is_late
+        recordings.started_at > {{ dbt.dateadd('second', late_seconds, 'calls.arrived_at') }} as is_late
 
     from recordings
 
@@ -177,7 +177,7 @@ retention as (
         recordings.retention_days,
         recordings.is_deleted,
         recordings.deleted_date,
-        cast(recordings.started_date + to_days(recordings.retention_days) as date) as retention_end,
+        cast({{ dbt.dateadd('day', 'recordings.retention_days', 'recordings.started_date') }} as date) as retention_end,
         as_of.as_of_date
 
     from recordings

@@ -156,7 +156,7 @@ stages as (
         benchmarks.population as denominator,
         false as denominator_is_count,
         'poisson' as interval_kind,
-        1000.0 as scale
+        cast(1000 as double precision) as scale
 
     from groups
     inner join stop_years
@@ -181,7 +181,7 @@ stages as (
         coalesce(stop_counts.stops_search_recorded, 0),
         true,
         'binomial',
-        100.0
+        cast(100 as double precision)
 
     from groups
     inner join searched_years
@@ -203,7 +203,7 @@ stages as (
         coalesce(stop_counts.searches, 0),
         true,
         'poisson',
-        100.0
+        cast(100 as double precision)
 
     from groups
     inner join arrest_years
@@ -230,7 +230,7 @@ stages as (
         coalesce(arrest_counts.arrests, 0),
         true,
         'poisson',
-        100.0
+        cast(100 as double precision)
 
     from groups
     inner join force_years

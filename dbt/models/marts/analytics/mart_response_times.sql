@@ -32,7 +32,7 @@ responses as (
         received_year as period,
         beat,
         cast(priority as varchar) as priority,
-        response_seconds / 60.0 as minutes
+        response_seconds / cast(60 as double precision) as minutes
 
     from calls
     where response_seconds is not null
@@ -82,7 +82,7 @@ cells as materialized (
         group_type,
         group_name,
         count(*) as n,
-        quantile_cont(minutes, {{ p }}) as estimate,
+        percentile_cont({{ p }}) within group (order by minutes) as estimate,
         min(minutes) filter (
             where rank_in_cell = greatest(1, floor(cell_n * {{ p }} - 1.959964 * sqrt(cell_n * {{ p }} * {{ 1 - p }})))
         ) as lower,

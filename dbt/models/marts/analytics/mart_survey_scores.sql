@@ -37,7 +37,7 @@ respondent_scores as (
         responses.survey_type,
         responses.unit,
         item_responses.construct,
-        avg(item_responses.scored_value) as score
+        avg(cast(item_responses.scored_value as double precision)) as score
 
     from responses
 

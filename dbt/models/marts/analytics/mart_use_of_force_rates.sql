@@ -106,7 +106,7 @@ by_measure as (
         counts.*,
         'use_of_force_per_1000_arrests' as measure,
         counts.arrests as base,
-        1000.0 as scale
+        cast(1000 as double precision) as scale
     from counts
     inner join agency_years
         on counts.agency_id = agency_years.agency_id and counts.period = agency_years.period

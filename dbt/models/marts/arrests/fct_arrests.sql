@@ -68,17 +68,19 @@ arrests as (
 
 final as (
 
+    -- hashes cast to varchar: PostgreSQL types md5() as text, and an incremental run must see
+    -- the types the contract created
     select
-        md5(agency_id || '|' || source_record_id || '|' || cast(arrestee_seq as varchar))
+        cast(md5(agency_id || '|' || source_record_id || '|' || cast(arrestee_seq as varchar)) as varchar)
             as arrest_person_id,
-        md5(agency_id || '|' || source_record_id) as arrest_id,
+        cast(md5(agency_id || '|' || source_record_id) as varchar) as arrest_id,
         -- the same hash as fct_stops.stop_id, so the arrest joins its stop
-        case
+        cast(case
             when stop_record_id is not null then md5(agency_id || '|' || stop_record_id)
-        end as stop_id,
-        case
+        end as varchar) as stop_id,
+        cast(case
             when incident_record_id is not null then md5(agency_id || '|' || incident_record_id)
-        end as incident_id,
+        end as varchar) as incident_id,
         agency_id,
         source_record_id,
         arrestee_seq,
@@ -108,7 +110,7 @@ final as (
         file_hash,
         loaded_at,
         load_id,
-        mapping_hash
+        cast(mapping_hash as varchar) as mapping_hash
 
     from arrests
 

@@ -43,7 +43,7 @@ final as (
         recordings.started_date,
         recordings.started_at,
         recordings.ended_at,
-        cast(date_diff('second', recordings.started_at, recordings.ended_at) as integer)
+        cast({{ seconds_between('recordings.started_at', 'recordings.ended_at') }} as integer)
             as duration_seconds,
         recordings.activation_trigger,
         case

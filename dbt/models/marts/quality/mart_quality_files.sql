@@ -15,11 +15,7 @@ files as (
 
 latest as (
 
-    select *
-    from files
-    qualify row_number() over (
-        partition by agency_id, dataset, source_file, file_hash order by loaded_at desc
-    ) = 1
+    {{ latest_version('files', 'agency_id, dataset, source_file, file_hash', 'loaded_at desc') }}
 
 ),
 

@@ -20,10 +20,10 @@ classified as (
         column_name,
         coalesce(
             nullif(
-                lower(regexp_replace(regexp_extract(
-                    reason,
-                    '(MISSING COLUMNS|TOO MANY COLUMNS|INVALID UNICODE|UNQUOTED VALUE|unparseable [a-z]+|not a whole number|required value is empty|undecodable bytes|invalid JSON|too many cells|a JSON line must hold one object|truncated)'
-                ), '\s+', '_', 'g')),
+                lower(regexp_replace({{ regexp_first(
+                    'reason',
+                    "'MISSING COLUMNS|TOO MANY COLUMNS|INVALID UNICODE|UNQUOTED VALUE|unparseable [a-z]+|not a whole number|required value is empty|undecodable bytes|invalid JSON|too many cells|a JSON line must hold one object|truncated'"
+                ) }}, '\s+', '_', 'g')),
                 ''
             ),
             'other'
@@ -44,7 +44,7 @@ final as (
         count(*) as rejected_rows
 
     from classified
-    group by all
+    group by agency_id, dataset, source_file, column_name, problem
 
 )
 

@@ -101,9 +101,9 @@ deaths_matched as (
 
     left join deadly_force
         on agency_deaths.agency_id = deadly_force.agency_id
-        and abs(date_diff('day', agency_deaths.incident_date, deadly_force.incident_date)) <= 1
+        and abs({{ dbt.datediff('agency_deaths.incident_date', 'deadly_force.incident_date', 'day') }}) <= 1
 
-    group by all
+    group by agency_deaths.agency_id, agency_deaths.fatal_force_id, agency_deaths.incident_date
 
 ),
 
@@ -119,9 +119,9 @@ deadly_force_matched as (
 
     left join agency_deaths
         on deadly_force.agency_id = agency_deaths.agency_id
-        and abs(date_diff('day', agency_deaths.incident_date, deadly_force.incident_date)) <= 1
+        and abs({{ dbt.datediff('agency_deaths.incident_date', 'deadly_force.incident_date', 'day') }}) <= 1
 
-    group by all
+    group by deadly_force.agency_id, deadly_force.uof_id, deadly_force.incident_date
 
 ),
 
@@ -137,9 +137,10 @@ agency_years as (
     from coverage
 
     cross join lateral (
-        select unnest(
-            generate_series(year(coverage.first_date), year(coverage.last_date))
-        ) as year
+        select {{ series(
+            'cast(extract(year from coverage.first_date) as integer)',
+            'cast(extract(year from coverage.last_date) as integer)'
+        ) }} as year
     ) as years
 
     where coverage.agency_id in (select agency_id from agencies)
@@ -150,12 +151,12 @@ deaths_by_year as (
 
     select
         agency_id,
-        cast(year(incident_date) as integer) as year,
+        cast(extract(year from incident_date) as integer) as year,
         count(*) as reference_fatal_count,
         count(*) filter (where is_matched) as matched_fatal_count
 
     from deaths_matched
-    group by all
+    group by agency_id, cast(extract(year from incident_date) as integer)
 
 ),
 
@@ -163,12 +164,12 @@ deadly_force_by_year as (
 
     select
         agency_id,
-        cast(year(incident_date) as integer) as year,
+        cast(extract(year from incident_date) as integer) as year,
         count(*) as agency_deadly_force_count,
         count(*) filter (where is_matched) as agency_deadly_force_matched_count
 
     from deadly_force_matched
-    group by all
+    group by agency_id, cast(extract(year from incident_date) as integer)
 
 ),
 

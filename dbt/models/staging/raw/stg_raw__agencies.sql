@@ -62,8 +62,8 @@ final as (
         lower(trim(cast(agencies.reference_group as varchar))) as reference_group,
 
         -- measures
-        cast(agencies.latitude as double) as latitude,
-        cast(agencies.longitude as double) as longitude,
+        cast(agencies.latitude as double precision) as latitude,
+        cast(agencies.longitude as double precision) as longitude,
         cast(agencies.first_year as integer) as first_year,
 
         -- lineage

@@ -50,13 +50,11 @@ utc_hour_starts as (
         select
             agency_id,
             time_zone,
-            unnest(
-                generate_series(
-                    make_timestamp(coalesce(first_year, 2000), 1, 1, 0, 0, 0),
-                    cast(current_date + 2 as timestamp),
-                    interval 1 hour
-                )
-            ) as local_hour
+            {{ series(
+                'make_timestamp(coalesce(first_year, 2000), 1, 1, 0, 0, 0)',
+                'cast(current_date + 2 as timestamp)',
+                "interval '1 hour'"
+            ) }} as local_hour
 
         from agencies
 
