@@ -1,7 +1,7 @@
 """PostgreSQL as the warehouse (issue 7, point 5): the same demo, the same dlt pipelines and dbt
 models, once on DuckDB and once on a real PostgreSQL server, give the same public marts.
 
-scripts/postgres.sh installs Debian's `postgresql` when it is absent (as root) and starts a
+dagster_project/scripts/postgres.sh installs Debian's `postgresql` when it is absent (as root) and starts a
 throwaway server on 127.0.0.1; the real nightly job (dlt -> dbt build with its tests -> Great
 Expectations suites -> model fits -> publication) runs once per engine, each in its own data
 folder, on the same generated exports. Then every table the publication publishes is compared
@@ -35,7 +35,7 @@ from ingestion import demo, settings
 ROWS = 2_000
 SALT = "postgres-salt"
 AS_OF = "2024-03-01T00:00:00+00:00"
-SCRIPT = settings.PROJECT_ROOT / "scripts" / "postgres.sh"
+SCRIPT = settings.PROJECT_ROOT / "dagster_project" / "scripts" / "postgres.sh"
 # Columns holding the run's clock: when the files were loaded (and ids made from it).
 CLOCK_COLUMNS = {"loaded_at", "load_id", "last_received_at", "first_received_at"}
 REL_TOL = 1e-9
@@ -44,7 +44,9 @@ REL_TOL = 1e-9
 def _script(*args: str) -> str:
     done = subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
-        raise RuntimeError(f"scripts/postgres.sh {' '.join(args)}: {done.stderr.strip()}")
+        raise RuntimeError(
+            f"dagster_project/scripts/postgres.sh {' '.join(args)}: {done.stderr.strip()}"
+        )
     return done.stdout.strip()
 
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL server for Lantern's PostgreSQL target (README "Running on PostgreSQL").
 #
-#   scripts/postgres.sh install          apt-get install Debian's `postgresql` when absent (root)
-#   scripts/postgres.sh start DIR [PORT] initialise a cluster in DIR (once) and start it on
+#   dagster_project/scripts/postgres.sh install          apt-get install Debian's `postgresql` when absent (root)
+#   dagster_project/scripts/postgres.sh start DIR [PORT] initialise a cluster in DIR (once) and start it on
 #                                        127.0.0.1:PORT (default: a free port); prints the DSN
-#   scripts/postgres.sh stop DIR         stop the server of DIR
+#   dagster_project/scripts/postgres.sh stop DIR         stop the server of DIR
 #
 # initdb refuses to run as root, so as root the cluster belongs to the `postgres` user (created by
 # the package) and every server command runs as that user. It listens on 127.0.0.1 only; the
@@ -52,7 +52,7 @@ start() {
   dir=$(realpath -m "$1")
   port="${2:-$(free_port)}"
   bin=$(pg_bindir)
-  [ -n "$bin" ] || { echo "PostgreSQL is not installed: run scripts/postgres.sh install" >&2; exit 1; }
+  [ -n "$bin" ] || { echo "PostgreSQL is not installed: run dagster_project/scripts/postgres.sh install" >&2; exit 1; }
   mkdir -p "$dir"
   if [ "$(id -u)" = "0" ]; then
     chown postgres:postgres "$dir"
