@@ -57,8 +57,9 @@ clean:  ## remove everything a run wrote (keeps the virtualenv)
 	rm -rf data dbt/target dbt/logs reports/build reports/.evidence
 
 ROWS ?= 10000000
+HISTORY ?=
 bench: install  ## DuckDB alone vs Lantern's nightly run on the same files (bench/results.json)
-	$(BIN)/python bench/run.py --rows $(ROWS)
+	$(BIN)/python bench/run.py --rows $(ROWS) --history "$(HISTORY)"
 
 # The community site (Evidence, reports/) and the annual reports. npm installs the pinned,
 # locked packages; Debian's chromium (and poppler-utils' pdftotext for the tests) come from apt.

@@ -14,9 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 FLOOR = r"""
-import sys, glob, duckdb, pyarrow as pa, openpyxl
+import sys, glob, duckdb, pyarrow as pa
+from python_calamine import CalamineWorkbook
 landing = sys.argv[1]
 con = duckdb.connect()
 con.execute("set enable_progress_bar = false")
@@ -40,8 +43,8 @@ for path in sorted(glob.glob(f"{landing}/*/stops/*.csv")):
 for path in sorted(glob.glob(f"{landing}/*/stops/*.jsonl")):
     parts.append(f"select race::varchar as race, searched::varchar as searched from read_json('{path}', format='newline_delimited', ignore_errors=true)")
 for i, path in enumerate(sorted(glob.glob(f"{landing}/*/stops/*.xlsx"))):
-    book = openpyxl.load_workbook(path, read_only=True)
-    rows = book.worksheets[0].iter_rows(values_only=True)
+    # DuckDB has no offline Excel reader: the fastest one at hand, as Lantern uses
+    rows = CalamineWorkbook.from_path(path).get_sheet_by_index(0).iter_rows()
     header = [str(h) for h in next(rows)]
     data = list(zip(*[[None if v is None else str(v) for v in r] for r in rows]))
     table = pa.table({h: pa.array(list(col) if data else [], pa.string()) for h, col in zip(header, data or [[]] * len(header))})
@@ -52,20 +55,48 @@ print(con.execute("select race, count(*), avg(case when lower(searched) in ('y',
 """
 
 
+def tree_rss(root: int) -> int:
+    """Resident bytes of a process and all its descendants (dbt runs in a child process)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        rss[int(entry)] = int(fields[21]) * page
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
 def measure(cmd: list[str], env: dict) -> dict:
+    """Wall and CPU time (the process and its children) and peak memory: the largest sum of
+    resident memory over the whole process tree, sampled every 0.2 s."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0,):
-        raise SystemExit(f"{' '.join(cmd)} failed ({code}):\n{stderr[-3000:]}")
-    return {
-        "wall_s": round(wall, 2),
-        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-        "peak_rss_bytes": usage.ru_maxrss * 1024,
-    }
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        peak = 0
+        while proc.poll() is None:  # poll() reaps the child: its rusage comes from RUSAGE_CHILDREN
+            peak = max(peak, tree_rss(proc.pid))
+            time.sleep(0.2)
+        wall = time.perf_counter() - start
+        log.seek(0)
+        stderr = log.read().decode(errors="replace")
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{stderr[-3000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "peak_rss_bytes": peak}
 
 
 def increment(landing: Path, work: Path, rows: int) -> None:
@@ -88,47 +119,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--increment-rows", type=int, default=30_000)
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "bench")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument(
+        "--history",
+        default="",
+        help="comma-separated smaller histories (person-stops) at which to measure the same "
+        "increment again, each in its own warehouse, to show whether (c) stays flat as history "
+        "grows (e.g. 1000000,5000000)",
+    )
     args = parser.parse_args(argv)
     work = args.work.resolve()
-    shutil.rmtree(work, ignore_errors=True)
-    landing = work / "landing"
-    env = {**os.environ, "LANTERN_DATA_DIR": str(work), "DAGSTER_HOME": str(work / "dagster_home")}
-    env.pop("LANTERN_WAREHOUSE", None)
-    print(f"generating {args.rows:,} person-stops in {landing} ...", flush=True)
-    gen = measure(
-        [
-            str(BIN / "python"),
-            "-m",
-            "ingestion.demo",
-            "--rows",
-            str(args.rows),
-            "--out",
-            str(landing),
-        ],
-        env,
-    )
-    print(f"  generated in {gen['wall_s']} s", flush=True)
-    # `lantern validate` on the largest stops export (issue 4: a 100 MB file in well under a minute)
-    export = max((landing / "alder_pd" / "stops").glob("*.csv"), key=lambda p: p.stat().st_size)
-    print(
-        f"lantern validate on {export.name} ({export.stat().st_size / 1e6:.0f} MB) ...", flush=True
-    )
-    checked = measure([str(BIN / "lantern"), "validate", "alder_pd", str(export)], env)
-    checked["bytes"] = export.stat().st_size
-    print(f"  {checked}", flush=True)
-    print("(a) floor: DuckDB alone ...", flush=True)
-    floor = measure([str(BIN / "python"), "-c", FLOOR, str(landing)], env)
-    print(f"  {floor}", flush=True)
-    print("(b) Lantern full nightly run ...", flush=True)
-    full = measure([str(BIN / "lantern"), "run"], env)
-    print(f"  {full}", flush=True)
-    print("    run with no new data ...", flush=True)
-    noop = measure([str(BIN / "lantern"), "run"], env)
-    print(f"  {noop}", flush=True)
-    increment(landing, work, args.increment_rows)
-    print(f"(c) increment of about {args.increment_rows:,} stops ...", flush=True)
-    inc = measure([str(BIN / "lantern"), "run"], env)
-    print(f"  {inc}", flush=True)
+    main_run = scenario(work / "main", args.rows, args.increment_rows, with_floor=True)
+    history = {args.rows: main_run["increment"]["wall_s"]}
+    for rows in sorted({int(r) for r in args.history.split(",") if r.strip()} - {args.rows}):
+        history[rows] = scenario(work / f"h{rows}", rows, args.increment_rows)["increment"][
+            "wall_s"
+        ]
+    floor, full, noop, inc = (main_run[k] for k in ("floor", "full", "noop", "increment"))
+    checked = main_run["validate"]
     results = {
         "rows": args.rows,
         "floor_s": floor["wall_s"],
@@ -140,19 +147,46 @@ def main(argv: list[str] | None = None) -> int:
         "validate_mb_per_s": round(checked["bytes"] / 1e6 / checked["wall_s"], 1),
         "ratio_full_to_floor": round(full["wall_s"] / floor["wall_s"], 2),
         "ratio_increment_to_full": round(inc["wall_s"] / full["wall_s"], 3),
-        "detail": {
-            "generate": gen,
-            "validate": checked,
-            "floor": floor,
-            "full": full,
-            "noop": noop,
-            "increment": inc,
-        },
+        "increment_s_by_history_rows": {str(k): v for k, v in sorted(history.items())},
+        "increment_spread": round(max(history.values()) / min(history.values()) - 1, 3),
+        "detail": main_run,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(json.dumps({k: v for k, v in results.items() if k != "detail"}, indent=2))
     return 0
+
+
+def scenario(work: Path, rows: int, increment_rows: int, with_floor: bool = False) -> dict:
+    """Generate `rows` person-stops, then a full run, a run with nothing new and an increment,
+    in a warehouse of its own; with the floor and `lantern validate` for the main size."""
+    shutil.rmtree(work, ignore_errors=True)
+    landing = work / "landing"
+    env = {**os.environ, "LANTERN_DATA_DIR": str(work), "DAGSTER_HOME": str(work / "dagster_home")}
+    env.pop("LANTERN_WAREHOUSE", None)
+    out: dict = {}
+
+    def step(name: str, label: str, cmd: list[str]) -> dict:
+        print(f"[{rows:,} rows] {label} ...", flush=True)
+        out[name] = measure(cmd, env)
+        print(f"  {out[name]}", flush=True)
+        return out[name]
+
+    py, lantern = str(BIN / "python"), str(BIN / "lantern")
+    step("generate", "generating the demo exports",
+         [py, "-m", "ingestion.demo", "--rows", str(rows), "--out", str(landing)])  # fmt: skip
+    if with_floor:
+        # `lantern validate` on the largest stops export (a 100 MB file in well under a minute)
+        export = max((landing / "alder_pd" / "stops").glob("*.csv"), key=lambda p: p.stat().st_size)
+        step("validate", f"lantern validate on {export.name}",
+             [lantern, "validate", "alder_pd", str(export)])  # fmt: skip
+        out["validate"]["bytes"] = export.stat().st_size
+        step("floor", "(a) floor: DuckDB alone", [py, "-c", FLOOR, str(landing)])
+    step("full", "(b) Lantern full nightly run", [lantern, "run"])
+    step("noop", "    run with no new data", [lantern, "run"])
+    increment(landing, work, increment_rows)
+    step("increment", f"(c) increment of about {increment_rows:,} stops", [lantern, "run"])
+    return out
 
 
 if __name__ == "__main__":
