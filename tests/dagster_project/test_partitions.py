@@ -266,10 +266,13 @@ def test_broken_file_of_one_agency_does_not_hold_back_another(history):
 
 def test_partition_runs_equal_one_nightly_run(history):
     """Three runs (nightly, one partition, a two-agency backfill) and one nightly run over the
-    same files hold the same rows in every raw and marts table, load ids and times aside."""
+    same files hold the same rows in every raw and marts table, load ids and times aside (and
+    the freshness report, which dates deliveries by their load)."""
     partitioned, nightly = history["partitioned"], history["nightly"]
     assert sorted(partitioned) == sorted(nightly)
     differing = [t for t in partitioned if partitioned[t] != nightly[t]]
-    assert differing == []
+    # the freshness report dates each agency-dataset by when its files were received (their
+    # load), which is the history itself: alder's arrests arrived a run later in one of them
+    assert differing in ([], ["marts.mart_quality_freshness"])
     assert len(partitioned["marts.fct_stops"]) > 300
     assert len(partitioned["marts.fct_arrests"]) > 20
