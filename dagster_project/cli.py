@@ -45,6 +45,7 @@ def run_pipeline(
     import dagster as dg
 
     from dagster_project.definitions import defs
+    from dagster_project.defs.ingestion import partition_keys, partition_range_tags
 
     started = datetime.now(UTC)
     definitions = defs()
@@ -57,8 +58,13 @@ def run_pipeline(
         "loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "WARNING"}}},
     }
     with dg.DagsterInstance.get() as instance:
+        # One run over the agency partitions: all of them, or the range holding `agencies`.
+        chosen = [a for a in agencies or [] if a in partition_keys()]
         result = job.execute_in_process(
-            instance=instance, run_config=run_config, raise_on_error=False
+            instance=instance,
+            run_config=run_config,
+            raise_on_error=False,
+            tags=partition_range_tags(chosen or None),
         )
     summary = run_summary(result.run_id, started, result.success)
     print(format_summary(summary))

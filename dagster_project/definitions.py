@@ -7,7 +7,7 @@ import dagster as dg
 from dagster_project.analytics.nightly import public_tables
 from dagster_project.defs.analytics import analytics_fits
 from dagster_project.defs.automation import new_files_sensor, nightly_job, nightly_schedule
-from dagster_project.defs.ingestion import raw_ingest
+from dagster_project.defs.ingestion import build_raw_ingest
 from dagster_project.defs.publication import build_publish_asset
 from dagster_project.defs.quality import (
     gx_arrests_suite,
@@ -28,7 +28,7 @@ def defs() -> dg.Definitions:
     dbt_assets = build_dbt_assets()  # prepares the dbt manifest when the project changed
     return dg.Definitions(
         assets=[
-            raw_ingest,
+            build_raw_ingest(),  # partitioned by agency: the configured agencies at load
             dbt_assets,
             analytics_fits,
             build_publish_asset(MANIFEST, extra_tables=public_tables()),

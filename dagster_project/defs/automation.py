@@ -1,9 +1,14 @@
-"""The nightly job, its schedule, and a sensor that starts it when new files land."""
+"""The nightly job, its schedule, and a sensor that starts it when new files land.
+
+The raw layer is partitioned by agency (defs/ingestion.py): the schedule and the sensor request
+one run over the range of every agency partition, as a single-run backfill of all agencies.
+"""
 
 import hashlib
 
 import dagster as dg
 
+from dagster_project.defs.ingestion import partition_range_tags
 from ingestion import config, settings
 
 nightly_job = dg.define_asset_job(
@@ -12,13 +17,16 @@ nightly_job = dg.define_asset_job(
     description="Load new exports, build the warehouse, run every check, publish if the gate passes.",
 )
 
-nightly_schedule = dg.ScheduleDefinition(
+
+@dg.schedule(
     name="nightly_schedule",
     job=nightly_job,
     cron_schedule="0 2 * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
+def nightly_schedule(context: dg.ScheduleEvaluationContext):
+    return dg.RunRequest(tags=partition_range_tags())
 
 
 def landing_fingerprint() -> tuple[str, int]:
@@ -46,4 +54,6 @@ def new_files_sensor(context: dg.SensorEvaluationContext):
     if count == 0 or fingerprint == context.cursor:
         return dg.SkipReason("no new or changed files in the landing zone")
     context.update_cursor(fingerprint)
-    return dg.RunRequest(run_key=fingerprint, tags={"lantern/trigger": "new_files"})
+    return dg.RunRequest(
+        run_key=fingerprint, tags={"lantern/trigger": "new_files", **partition_range_tags()}
+    )
