@@ -41,8 +41,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: install lint reports-setup  ## set up and run lint and the whole test suite
-	$(BIN)/pytest
+TEST_WORKERS ?= 2
+test: install lint reports-setup  ## set up and run lint and the whole test suite (on TEST_WORKERS processes)
+	$(BIN)/lantern prepare
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 format: install
 	$(BIN)/ruff check --fix .
