@@ -472,20 +472,22 @@ def _no_gap(moment: datetime) -> datetime:
     return moment
 
 
+# 02:00 local on the spring-forward day: the clock jumps to 03:00
+_SPRING_FORWARD = datetime.combine(demo._DST_START, datetime.min.time()) + timedelta(hours=2)
+
+
 def _later(moment: datetime, seconds: int) -> datetime:
     """The local clock `seconds` of elapsed time after `moment`: a span that runs across the
     spring-forward hour reads one hour more on the clock (01:50 + 30 min is 03:20, not 02:20)."""
     later = moment + timedelta(seconds=int(seconds))
-    gap = datetime.combine(demo._DST_START, datetime.min.time()) + timedelta(hours=2)
-    if moment < gap <= later:
+    if moment < _SPRING_FORWARD <= later:
         later += timedelta(hours=1)
     return _no_gap(later)
 
 
 def _elapsed(earlier: datetime, later: datetime) -> float:
     """Seconds of elapsed time between two local clock times (the inverse of `_later`)."""
-    gap = datetime.combine(demo._DST_START, datetime.min.time()) + timedelta(hours=2)
-    crossed = 3600 if earlier < gap <= later else 0
+    crossed = 3600 if earlier < _SPRING_FORWARD <= later else 0
     return (later - earlier).total_seconds() - crossed
 
 
