@@ -32,12 +32,17 @@ def ensure_dagster_home() -> Path:
 
 
 def run_pipeline(
-    agencies: list[str] | None = None, verbose: bool = False, full_refresh: bool = False
+    agencies: list[str] | None = None,
+    verbose: bool = False,
+    full_refresh: bool = False,
+    force: bool = False,
 ) -> int:
     """Materialise the whole graph once (load, build, check, publish); 0 when published.
 
     `full_refresh` rebuilds every incremental dbt model from all of raw instead of adding only
     what was loaded since the last build; the result is the same tables (tests/test_incremental.py).
+    A quiet night (nothing new or changed since the current release, defs/automation.py) only
+    rechecks freshness and republishes, unless `force`.
     """
     settings.quiet_telemetry()
     ensure_dagster_home()
@@ -45,28 +50,36 @@ def run_pipeline(
     import dagster as dg
 
     from dagster_project.definitions import defs
+    from dagster_project.defs.automation import QUIET_TAG, night_request
     from dagster_project.defs.ingestion import partition_keys, partition_range_tags
 
     started = datetime.now(UTC)
+    if agencies:
+        # One run over the range of agency partitions holding `agencies`; never quiet, and not
+        # a complete night (the next night is a full one).
+        chosen = [a for a in agencies if a in partition_keys()]
+        selection, tags = None, partition_range_tags(chosen or None)
+    else:
+        selection, tags = night_request(force=force or full_refresh)
     definitions = defs()
     job = definitions.resolve_job_def("nightly")
+    ops = {"lantern_dbt": {"config": {"full_refresh": full_refresh}}}
+    if selection is None:
+        ops["raw_ingest"] = {"config": {"agencies": agencies or []}}
     run_config = {
-        "ops": {
-            "raw_ingest": {"config": {"agencies": agencies or []}},
-            "lantern_dbt": {"config": {"full_refresh": full_refresh}},
-        },
+        "ops": ops,
         "loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "WARNING"}}},
     }
     with dg.DagsterInstance.get() as instance:
-        # One run over the agency partitions: all of them, or the range holding `agencies`.
-        chosen = [a for a in agencies or [] if a in partition_keys()]
         result = job.execute_in_process(
             instance=instance,
             run_config=run_config,
             raise_on_error=False,
-            tags=partition_range_tags(chosen or None),
+            tags=tags,
+            asset_selection=selection,
         )
     summary = run_summary(result.run_id, started, result.success)
+    summary["quiet"] = tags.get(QUIET_TAG) == "true"
     print(format_summary(summary))
     return 0 if summary["published"] else 1
 
@@ -162,6 +175,14 @@ def format_summary(s: dict) -> str:
     files = s["files"]
     lines = [
         f"Lantern run {s['run_id']}: {'published' if s['published'] else 'NOT PUBLISHED'}",
+        *(
+            [
+                "  quiet:     nothing new or changed since the last release: freshness "
+                "rechecked, the other tables and checks carried over (--force runs every step)"
+            ]
+            if s.get("quiet")
+            else []
+        ),
         f"  agencies:  {len(s['agencies'])} ({', '.join(s['agencies'])})",
         f"  files:     {files.get('loaded', 0)} loaded, {files.get('duplicate', 0)} re-sent duplicates "
         f"skipped, {files.get('quarantined', 0)} quarantined",
@@ -456,6 +477,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="rebuild the incremental models from all loaded data (dbt build --full-refresh)",
     )
+    p_run.add_argument(
+        "--force",
+        action="store_true",
+        help="run every step even when nothing is new or changed since the last release",
+    )
     p_status = sub.add_parser(
         "status", help="last run, each check's result, the current release, failures"
     )
@@ -506,7 +532,9 @@ def main(argv: list[str] | None = None) -> int:
             except config.ConfigError as exc:
                 print(f"lantern run: {exc}", file=sys.stderr)
                 return 2
-        return run_pipeline(args.agency, verbose=args.verbose, full_refresh=args.full_refresh)
+        return run_pipeline(
+            args.agency, verbose=args.verbose, full_refresh=args.full_refresh, force=args.force
+        )
     if args.command == "status":
         return status(args.format == "json")
     if args.command == "generate-demo":

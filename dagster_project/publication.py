@@ -75,6 +75,17 @@ class Release:
     files: list[str]  # paths relative to `path`, SHA256SUMS included
 
 
+@dataclass(frozen=True)
+class Reuse:
+    """What a release may take from an earlier one instead of exporting again: the files of every
+    table not in `changed`, hard-linked (a quiet night, when nothing was loaded and nothing
+    changed since `release` but the freshness mart; dagster_project/defs/automation.py). A table
+    whose columns or types differ from the earlier release's is exported anyway."""
+
+    release: Path
+    changed: frozenset[str]
+
+
 def new_release_id(now: datetime | None = None) -> str:
     """UTC `YYYYMMDDTHHMMSSffffffZ`: sorts in time order and is unique per microsecond."""
     return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
@@ -105,8 +116,13 @@ def publish_release(
     personal_columns: set[str],
     keep: int = DEFAULT_KEEP,
     extras: Sequence[Callable[[Path], object]] = (),
+    reuse: Reuse | None = None,
 ) -> Release:
     """Export `tables` from the warehouse into a new release and make it `current`.
+
+    With `reuse`, unchanged tables' files are hard links to the earlier release's (same bytes,
+    no export, no re-hashing), so a release on a night with no new data costs seconds at any
+    history size.
 
     Each of `extras` is called with the staging folder once the data, checks and release.json
     are written and before the checksums are taken (the annual reports, dagster_project/reports.py),
@@ -135,6 +151,7 @@ def publish_release(
             personal_columns,
             keep,
             extras,
+            reuse,
         )
 
 
@@ -160,6 +177,7 @@ def _publish_locked(
     personal_columns: set[str],
     keep: int,
     extras: Sequence[Callable[[Path], object]],
+    reuse: Reuse | None,
 ) -> Release:
     final = publish_dir / release_id
     staging = publish_dir / f"{STAGING_PREFIX}{release_id}"
@@ -177,6 +195,7 @@ def _publish_locked(
             created_at,
             personal_columns,
             extras,
+            reuse,
         )
         files = sorted(_release_files(staging))
         os.rename(staging, final)
@@ -230,7 +249,7 @@ def verify_release(path: Path) -> list[str]:
             file = _inside(path, name)
             if file is None or not file.is_file():
                 problems.append(f"{name}: listed in {SHA256SUMS} but missing")
-            elif _sha256(file) != digest:
+            elif _sha256(file, trust_known=False) != digest:
                 problems.append(f"{name}: checksum mismatch")
         for name in sorted(actual - set(listed) - {SHA256SUMS}):
             problems.append(f"{name}: not listed in {SHA256SUMS}")
@@ -254,7 +273,7 @@ def verify_release(path: Path) -> list[str]:
         if resource.get("bytes") is not None and file.stat().st_size != resource["bytes"]:
             problems.append(f"{name}: size differs from {DATAPACKAGE}")
         expected = resource.get("hash")
-        if expected is not None and f"sha256:{_sha256(file)}" != expected:
+        if expected is not None and f"sha256:{_sha256(file, trust_known=False)}" != expected:
             problems.append(f"{name}: hash differs from {DATAPACKAGE}")
     return problems
 
@@ -320,8 +339,10 @@ def _write_release(
     created_at: datetime,
     personal_columns: set[str],
     extras: Sequence[Callable[[Path], object]] = (),
+    reuse: Reuse | None = None,
 ) -> dict[str, int]:
     row_counts: dict[str, int] = {}
+    earlier = _Earlier(reuse)
     schemas: dict[str, list[dict[str, Any]]] = {}
     # One read-only connection for the export, closed before anything else happens: a held
     # DuckDB connection blocks every other process's writer (STACK-NOTES.md). A PostgreSQL
@@ -359,7 +380,8 @@ def _write_release(
             schemas[full.name] = [
                 _frictionless_field(name, types[name], full.columns[name]) for name in types
             ]
-            row_counts[full.name] = export_table(con, full, data)
+            linked = earlier.link(full.name, schemas[full.name], data)
+            row_counts[full.name] = linked if linked is not None else export_table(con, full, data)
 
     _write_json(root / CHECKS, checks)
     _write_json(
@@ -376,6 +398,73 @@ def _write_release(
     _write_json(root / DATAPACKAGE, _datapackage(root, tables, schemas, release_id, created_at))
     _write_sha256sums(root)
     return row_counts
+
+
+class _Earlier:
+    """The earlier release a new one reuses files from (publish_release's `reuse`)."""
+
+    def __init__(self, reuse: Reuse | None):
+        self.reuse = reuse
+        self.row_counts: dict[str, int] = {}
+        self.fields: dict[str, list] = {}
+        if reuse is None:
+            return
+        try:
+            self.row_counts = json.loads((reuse.release / RELEASE).read_text())["row_counts"]
+            package = json.loads((reuse.release / DATAPACKAGE).read_text())
+            self.fields = {
+                r["name"]: r["schema"]["fields"]
+                for r in package["resources"]
+                if r.get("profile") == "tabular-data-resource"
+            }
+            _remember_hashes(reuse.release)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("release %s not reusable (%s): every table exported", reuse.release, exc)
+            self.reuse = None
+
+    def link(self, name: str, fields: list, data_dir: Path) -> int | None:
+        """Hard-link `name`'s Parquet and CSV from the earlier release when allowed and its
+        fields are the same; returns its row count, or None to export it."""
+        if (
+            self.reuse is None
+            or name in self.reuse.changed
+            or name not in self.row_counts
+            or self.fields.get(name) != fields
+        ):
+            return None
+        sources = [self.reuse.release / DATA_DIR / f"{name}.{fmt}" for fmt in ("parquet", "csv")]
+        if not all(source.is_file() for source in sources):
+            return None
+        for source in sources:
+            try:
+                os.link(source, data_dir / source.name)
+            except OSError:  # another file system: copy
+                shutil.copy2(source, data_dir / source.name)
+        return int(self.row_counts[name])
+
+
+# The files every release writes itself; whatever else it holds (the annual reports, the
+# narratives) an extra wrote, and `carry_files` can take over from an earlier release.
+_FIXED_FILES = frozenset({CHECKS, RELEASE, DATAPACKAGE, SHA256SUMS})
+
+
+def carry_files(earlier: Path) -> Callable[[Path], None]:
+    """An extra (publish_release's `extras`) that hard-links every file of the `earlier` release
+    outside data/ and the fixed files: a quiet night's annual reports and narratives, made from
+    the same tables (each report names the release it was made in)."""
+
+    def carry(root: Path) -> None:
+        for relative in sorted(_release_files(earlier) - _FIXED_FILES):
+            if relative.startswith(f"{DATA_DIR}/"):
+                continue
+            target = root / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(earlier / relative, target)
+            except OSError:
+                shutil.copy2(earlier / relative, target)
+
+    return carry
 
 
 def export_table(con: duckdb.DuckDBPyConnection, table: PublicTable, data_dir: Path) -> int:
@@ -673,7 +762,30 @@ def _inside(root: Path, relative: str) -> Path | None:
     return candidate if candidate.is_relative_to(root.resolve()) else None
 
 
-def _sha256(path: Path) -> str:
+# sha256 of files already hashed, by (device, inode, size, mtime): a file hard-linked from an
+# earlier release (Reuse) is not read again.
+_KNOWN_HASHES: dict[tuple[int, int, int, int], str] = {}
+
+
+def _file_identity(path: Path) -> tuple[int, int, int, int]:
+    stat = path.stat()
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def _remember_hashes(release: Path) -> None:
+    """The checksums an intact release lists for its data files, as known hashes."""
+    sums = release / SHA256SUMS
+    for line in sums.read_text(encoding="utf-8").splitlines():
+        digest, sep, name = line.partition("  ")
+        file = _inside(release, name) if sep else None
+        if file is not None and name not in _FIXED_FILES and file.is_file():
+            _KNOWN_HASHES[_file_identity(file)] = digest
+
+
+def _sha256(path: Path, trust_known: bool = True) -> str:
+    known = _KNOWN_HASHES.get(_file_identity(path)) if trust_known else None
+    if known is not None:
+        return known
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):

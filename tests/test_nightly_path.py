@@ -146,6 +146,49 @@ def test_resent_file_and_second_run_change_no_count(scenario):
     assert statuses["alder_pd/stops/alder_stops_2023H1_resent.csv"] == "duplicate"
 
 
+def test_a_second_night_with_nothing_new_is_quiet(scenario):
+    """Run 2 had no new file and no change: it rebuilt the freshness mart only and published a
+    release whose other tables, reports and checks are the first release's (hard links)."""
+    first, second = scenario["release1"], scenario["release2"]
+    assert second != first and verify_release(second) == []
+    rebuilt = {"data/mart_quality_freshness.csv", "data/mart_quality_freshness.parquet"}
+    fixed = {"checks.json", "release.json", "datapackage.json", "SHA256SUMS"}
+    files = {p.relative_to(first).as_posix() for p in first.rglob("*") if p.is_file()}
+    assert files == {p.relative_to(second).as_posix() for p in second.rglob("*") if p.is_file()}
+    assert any(f.startswith("reports/") for f in files)
+    for name in sorted(files - fixed - rebuilt):
+        assert (first / name).stat().st_ino == (second / name).stat().st_ino, name
+    for name in rebuilt:
+        assert (first / name).stat().st_ino != (second / name).stat().st_ino, name
+    fresh = [json.loads((r / "release.json").read_text())["row_counts"] for r in (first, second)]
+    assert fresh[0] == fresh[1]
+    # freshness was checked again, later, with the same outcome
+    checked = [
+        query(
+            scenario["warehouse"],
+            f"select max(checked_at) from read_csv('{r}/data/mart_quality_freshness.csv')",
+        )[0][0]
+        for r in (first, second)
+    ]
+    assert checked[1] > checked[0]
+    # the gate: every check of the first release, carried over, and the freshness tests anew
+    checks = [json.loads((r / "checks.json").read_text()) for r in (first, second)]
+    outcome = [{(c["asset_key"], c["check_name"]): c["passed"] for c in cs} for cs in checks]
+    assert outcome[1] == outcome[0] and len(checks[1]) == len(checks[0])
+    anew = {c["check_name"] for c in checks[1] if "carried_from_release" not in c}
+    assert anew and all(
+        c["asset_key"] == "marts/mart_quality_freshness"
+        for c in checks[1]
+        if "carried_from_release" not in c
+    ), anew
+    assert {c["carried_from_release"] for c in checks[1] if "carried_from_release" in c} == {
+        first.name
+    }
+    # run 3 brought a new file: a full night again, nothing carried
+    third = json.loads((scenario["release3"] / "checks.json").read_text())
+    assert not any("carried_from_release" in c for c in third)
+
+
 def test_release_is_complete(scenario):
     release = scenario["release1"]
     assert release is not None and verify_release(release) == []

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from dagster_project.analytics import veil
 from ingestion.settings import data_dir
+
+if TYPE_CHECKING:  # pandas (through veil) only when a fit runs: loading the definitions stays fast
+    import pandas as pd
+
+    from dagster_project.analytics import veil
 
 THRESHOLD_ANALYSIS = "threshold_test"
 THRESHOLD_RACES = ("black", "hispanic", "white")  # the Stanford project's groups
@@ -161,6 +164,8 @@ def public_tables() -> list[dict]:
 
 
 def locations(con) -> list[veil.Location]:
+    from dagster_project.analytics import veil
+
     return [
         veil.Location(a, lat, lon, tz)
         for a, lat, lon, tz in con.execute(
@@ -174,6 +179,8 @@ def locations(con) -> list[veil.Location]:
 
 
 def run_veil(con, log: list[dict]) -> list[dict]:
+    from dagster_project.analytics import veil
+
     located = []
     for loc in locations(con):
         if loc.latitude is None or loc.longitude is None or not loc.time_zone:
@@ -211,6 +218,8 @@ def threshold_counts(con) -> pd.DataFrame:
 
 
 def run_threshold(con, settings: NightlySettings, log: list[dict]) -> list[dict]:
+    import pandas as pd
+
     from dagster_project.analytics import threshold
 
     counts = threshold_counts(con)
@@ -325,6 +334,8 @@ def run_threshold(con, settings: NightlySettings, log: list[dict]) -> list[dict]
 
 def write_table(con, name: str, rows: list[dict]) -> int:
     """Replace marts.<name> with `rows`, typed as documented (an empty table when no rows)."""
+    import pandas as pd
+
     _, columns = TABLES[name]
     frame = pd.DataFrame(rows, columns=list(columns))
     con.register("fits_frame", frame)

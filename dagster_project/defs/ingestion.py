@@ -10,6 +10,7 @@ over every partition at once, as fast as an unpartitioned load.
 """
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from dagster._core.storage.tags import (
@@ -19,7 +20,9 @@ from dagster._core.storage.tags import (
 
 from dagster_project import warehouse
 from ingestion import config, settings
-from ingestion.pipeline import IngestResult, ingest
+
+if TYPE_CHECKING:  # dlt loads with the pipeline, when the asset runs, not with the definitions
+    from ingestion.pipeline import IngestResult
 
 RAW_TABLES = (
     *settings.DATASETS,
@@ -64,7 +67,7 @@ def partition_range_tags(keys: Sequence[str] | None = None) -> dict[str, str]:
     }
 
 
-def _reconciliation(result: IngestResult) -> tuple[bool, list[dict]]:
+def _reconciliation(result: "IngestResult") -> tuple[bool, list[dict]]:
     """raw rows (counted from the file itself) = accepted + rejected + quarantined, as stored."""
     problems = []
     with warehouse.connect(read_only=True) as con:
@@ -141,6 +144,8 @@ def _raw_ingest(context: dg.AssetExecutionContext, config: IngestConfig):
             f"none of the agencies {config.agencies} is a partition of this run "
             f"({', '.join(context.partition_keys)}): check the agency ids (ingestion/agencies/)"
         )
+    from ingestion.pipeline import ingest
+
     context.log.info(f"agency partitions loaded: {', '.join(agencies)}")
     result = ingest(settings.DATASETS, agencies)
     for outcome in result.files:

@@ -74,10 +74,30 @@ def build_publish_asset(
         "check results) and switches data/publish/current to it once complete.",
     )
     def release(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        from dagster_project.publication import PublicTable, publish_release
+        from dagster_project.defs import automation
+        from dagster_project.publication import PublicTable, Reuse, carry_files, publish_release
         from dagster_project.reports import add_to_release
 
+        tags = context.run.tags
         checks = warehouse.check_results(context.run_id)
+        reuse = None
+        # The agencies' narratives and the annual reports (HTML; PDF where Chromium is).
+        extras = [add_to_release]
+        if tags.get(automation.QUIET_TAG) == "true":
+            previous = automation.quiet_release(tags.get(automation.STATE_TAG, ""))
+            if previous is None:
+                raise dg.Failure(
+                    "quiet-night run, but the current release no longer matches the state it "
+                    "was published from (new files or a change since the run started): run "
+                    "`lantern run` again for a full night"
+                )
+            checks = carried_checks(previous, checks)
+            reuse = Reuse(previous, automation.QUIET_REBUILT)
+            extras = [carry_files(previous)]
+            context.log.info(
+                f"quiet night: the tables other than {sorted(automation.QUIET_REBUILT)}, the "
+                f"checks and the reports of release {previous.name} carried over"
+            )
         blocked = [c for c in checks if c["severity"] == "blocking" and not c["passed"]]
         if blocked:
             # Dagster already skips this asset when a blocking check fails; this guards against a
@@ -95,9 +115,11 @@ def build_publish_asset(
             tables,
             checks,
             personal_columns=personal_columns(),
-            # The agencies' narratives and the annual reports (HTML; PDF where Chromium is).
-            extras=[add_to_release],
+            extras=extras,
+            reuse=reuse,
         )
+        if automation.STATE_TAG in tags:  # a complete run: the next night may be quiet
+            automation.record_publication(tags[automation.STATE_TAG], published.path)
         context.log.info(f"published release {published.path}")
         return dg.MaterializeResult(
             metadata={
@@ -108,3 +130,19 @@ def build_publish_asset(
         )
 
     return release
+
+
+def carried_checks(previous: Path, checks: list[dict]) -> list[dict]:
+    """A quiet night's gate: the checks of the release it republishes, each marked with the
+    release it comes from, with what this run checked again (the freshness mart's dbt tests)
+    in place of the earlier outcome."""
+    from dagster_project.publication import CHECKS
+
+    rechecked = {(c["asset_key"], c["check_name"]) for c in checks}
+    earlier = json.loads((previous / CHECKS).read_text(encoding="utf-8"))
+    carried = [
+        {**c, "carried_from_release": c.get("carried_from_release", previous.name)}
+        for c in earlier
+        if (c["asset_key"], c["check_name"]) not in rechecked
+    ]
+    return carried + checks

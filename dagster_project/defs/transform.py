@@ -9,12 +9,15 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from packaging import version
 
 from dagster_project import warehouse
 from ingestion import settings
@@ -85,8 +88,24 @@ def dbt_project() -> DbtProject:
     )
 
 
+class LanternDbtCliResource(DbtCliResource):
+    """dagster-dbt's resource without two start-up costs it pays in every run (about 3 s each on
+    these machines, issue 7's fixed cost): `dbt --version` in a subprocess to learn the version
+    of the dbt it runs, which is this venv's dbt-core, whose version is known without running
+    it; and a dbt adapter built in process, used only to fetch row counts or column metadata,
+    which Lantern does not ask for. (Private hooks of the locked dagster-dbt 0.29:
+    tests/dagster_project/test_definitions.py checks they are still called.)"""
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        return version.parse(metadata.version("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
+        return None
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(
+    return LanternDbtCliResource(
         project_dir=dbt_project(),
         profiles_dir=str(settings.DBT_PROJECT_DIR),
         dbt_executable=str(DBT_EXECUTABLE),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 import pytest
 
@@ -81,3 +83,108 @@ def test_schedule_and_sensor(definitions, tmp_path, monkeypatch):
     assert isinstance(request, dg.RunRequest)
     again = new_files_sensor(dg.build_sensor_context(cursor=context.cursor))
     assert isinstance(again, dg.SkipReason)
+
+
+def test_the_dbt_resource_skips_what_dagster_dbt_does_at_every_start():
+    """LanternDbtCliResource overrides two private hooks of dagster-dbt (`dbt --version` in a
+    subprocess, an in-process adapter), about 3 s each per run: they must still be the ones
+    DbtCliResource.cli calls, or the overrides would silently stop saving anything."""
+    import inspect
+    from importlib import metadata
+
+    from dagster_dbt import DbtCliResource
+
+    from dagster_project.defs.transform import LanternDbtCliResource, dbt_resource
+
+    source = inspect.getsource(DbtCliResource.cli)
+    assert "self._cli_version" in source and "self._initialize_dbt_core_adapter(" in source
+    resource = dbt_resource()
+    assert isinstance(resource, LanternDbtCliResource)
+    assert str(resource._cli_version) == metadata.version("dbt-core")
+    assert resource._initialize_dbt_core_adapter(["build"]) is None
+
+
+@pytest.fixture
+def night(tmp_path, monkeypatch):
+    """A data folder with one landed file and a published release recorded from its state."""
+    from dagster_project.defs import automation
+
+    monkeypatch.setenv("LANTERN_DATA_DIR", str(tmp_path))
+    for var in ("LANTERN_LANDING_DIR", "LANTERN_PUBLISH_DIR", "LANTERN_FRESHNESS_AS_OF"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LANTERN_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+    (tmp_path / "warehouse.duckdb").write_bytes(b"")
+    landed = tmp_path / "landing" / "alder_pd" / "stops" / "alder_stops_2024H1.csv"
+    landed.parent.mkdir(parents=True)
+    landed.write_text("x\n")
+    release = tmp_path / "publish" / "20260101T000000000000Z"
+    release.mkdir(parents=True)
+    (tmp_path / "publish" / "current").symlink_to(release.name)
+    automation.record_publication(automation.night_state(), release)
+    return {"landed": landed, "release": release, "automation": automation}
+
+
+def test_a_night_is_quiet_only_when_nothing_it_depends_on_changed(night, monkeypatch):
+    automation, release = night["automation"], night["release"]
+    assert automation.quiet_release(automation.night_state()) == release.resolve()
+    # "now" is not part of the state: a quiet night is how freshness gets rechecked
+    monkeypatch.setenv("LANTERN_FRESHNESS_AS_OF", "2030-01-01")
+    assert automation.quiet_release(automation.night_state()) == release.resolve()
+
+    # a landed file changed (its mtime), a new one, or a setting: a full night
+    stat = night["landed"].stat()
+    os.utime(night["landed"], ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert automation.quiet_release(automation.night_state()) is None
+    os.utime(night["landed"], ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert automation.quiet_release(automation.night_state()) is not None
+    monkeypatch.setenv("LANTERN_SALT", "another-salt")
+    assert automation.quiet_release(automation.night_state()) is None
+    monkeypatch.delenv("LANTERN_SALT")
+
+    # an agency's mapping changed: a full night (agencies dir moved to a copy to touch it)
+    import shutil
+
+    from ingestion import settings
+
+    agencies = night["landed"].parents[3] / "agencies"
+    shutil.copytree(settings.AGENCIES_DIR, agencies)
+    monkeypatch.setenv("LANTERN_AGENCIES_DIR", str(agencies))
+    automation.record_publication(automation.night_state(), release)
+    assert automation.quiet_release(automation.night_state()) is not None
+    (agencies / "alder_pd" / "stops.yml").write_text(
+        (agencies / "alder_pd" / "stops.yml").read_text() + "\n"
+    )
+    assert automation.quiet_release(automation.night_state()) is None
+
+
+def test_a_quiet_night_needs_the_release_it_recorded_to_be_current(night):
+    automation, release = night["automation"], night["release"]
+    state = automation.night_state()
+    newer = release.parent / "20260102T000000000000Z"
+    newer.mkdir()
+    current = release.parent / "current"
+    current.unlink()
+    current.symlink_to(newer.name)
+    assert automation.quiet_release(state) is None
+    current.unlink()
+    current.symlink_to(release.name)
+    assert automation.quiet_release(state) is not None
+    (release.parents[1] / "warehouse.duckdb").unlink()  # the warehouse is gone
+    assert automation.quiet_release(state) is None
+
+
+def test_the_schedule_asks_for_the_quiet_selection_on_a_quiet_night(definitions, night):
+    automation = night["automation"]
+    schedule = definitions.resolve_schedule_def("nightly_schedule")
+    with dg.build_schedule_context() as context:
+        quiet = schedule.evaluate_tick(context).run_requests[0]
+    assert list(quiet.asset_selection) == automation.QUIET_SELECTION
+    assert quiet.tags[automation.QUIET_TAG] == "true"
+    assert not any("partition" in k for k in quiet.tags)
+    night["landed"].write_text("x\ny\n")
+    with dg.build_schedule_context() as context:
+        full = schedule.evaluate_tick(context).run_requests[0]
+    assert full.asset_selection is None
+    assert automation.QUIET_TAG not in full.tags
+    assert full.tags[automation.STATE_TAG] == automation.night_state()
+    assert "dagster/asset_partition_range_start" in full.tags
