@@ -4,9 +4,14 @@ happens once."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# The nightly runs of the tests print no PDF annual report (Chromium, about 2 s a report, in
+# every run): tests/reports/ prints and reads them (its demo release sets "latest").
+os.environ.setdefault("LANTERN_REPORT_PDF", "none")
 
 HERE = Path(__file__).resolve().parent
 # folders whose modules share a session-scoped fixture (their conftest.py)

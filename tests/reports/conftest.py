@@ -20,6 +20,7 @@ def demo_release(tmp_path_factory):
     mp.setenv("LANTERN_WAREHOUSE", str(data / "warehouse.duckdb"))
     mp.setenv("DAGSTER_HOME", str(data / "dagster_home"))
     mp.setenv("LANTERN_SALT", "test-salt")
+    mp.setenv("LANTERN_REPORT_PDF", "latest")  # the nightly default (tests/conftest.py: none)
     demo.generate(data / "landing", rows=ROWS)
     assert cli.run_pipeline() == 0
     release = current_release(data / "publish")
