@@ -73,6 +73,10 @@ def scenario(tmp_path_factory):
     out["release3"] = current_release(data / "publish")
     out["counts3"] = counts(warehouse)
     out["status_json"] = status_json(data, mp)
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        out["run_ids"] = [run.run_id for run in instance.get_runs()]
     yield out
     mp.undo()
     shutil.rmtree(data, ignore_errors=True)
@@ -187,6 +191,18 @@ def test_a_second_night_with_nothing_new_is_quiet(scenario):
     # run 3 brought a new file: a full night again, nothing carried
     third = json.loads((scenario["release3"] / "checks.json").read_text())
     assert not any("carried_from_release" in c for c in third)
+
+
+def test_no_dbt_target_folder_is_left_per_run(scenario):
+    """dagster-dbt makes a target folder per invocation (~20 MB); each run removes its own and
+    keeps the last run_results.json and dbt.log in dbt/target/last_run/."""
+    from dagster_project.defs.transform import LAST_RUN, TARGET_DIR
+
+    runs = [f"lantern_dbt-{run_id[:7]}-" for run_id in scenario["run_ids"]]
+    assert len(runs) == 3
+    left = [p.name for p in TARGET_DIR.iterdir() if p.name.startswith(tuple(runs))]
+    assert left == []
+    assert json.loads((LAST_RUN / "run_results.json").read_text())["results"]
 
 
 def test_release_is_complete(scenario):

@@ -7,6 +7,7 @@ fails the step, and nothing downstream (publication) runs. Test results are also
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -124,6 +125,25 @@ def test_severities(manifest_path: Path) -> dict[str, str]:
     }
 
 
+LAST_RUN = TARGET_DIR / "last_run"
+
+
+def _tidy_invocation(path: Path) -> None:
+    """dagster-dbt gives every dbt invocation its own target folder (about 20 MB: manifest,
+    compiled SQL, dbt's debug log) and never removes it: a year of nights would keep gigabytes.
+    The last invocation's run_results.json and dbt.log are kept in dbt/target/last_run/ (each
+    moved atomically, so concurrent runs cannot leave a torn file); the folder goes."""
+    try:
+        LAST_RUN.mkdir(parents=True, exist_ok=True)
+        for name in ("run_results.json", "dbt.log"):
+            if (path / name).is_file():
+                os.replace(path / name, LAST_RUN / name)
+    except OSError:
+        pass  # keeping the last artifacts is a convenience; the run's outcome is in Dagster
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 class DbtBuildConfig(dg.Config):
     """`full_refresh`: rebuild the incremental models from all of raw (`dbt build --full-refresh`,
     `lantern run --full-refresh`); otherwise a night processes only what was loaded since."""
@@ -145,28 +165,31 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         recorded = []
         args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
         invocation = dbt.cli(args, context=context, raise_on_error=False)
-        built = 0
-        for event in invocation.stream():
-            if isinstance(event, dg.Output | dg.AssetMaterialization):
-                built += 1
-                if built == 3:  # some models built, most not (tests/faults/)
-                    fault_point("dbt", children=[invocation.process])
-            if isinstance(event, dg.AssetCheckResult):
-                severity = severities.get(event.check_name, "blocking")
-                recorded.append(
-                    {
-                        "asset_key": "/".join(event.asset_key.path),
-                        "check_name": event.check_name,
-                        "severity": severity,
-                        "passed": event.passed,
-                        "description": "dbt test",
-                        "details": {
-                            k: getattr(v, "value", str(v))
-                            for k, v in (event.metadata or {}).items()
-                        },
-                    }
-                )
-            yield event
+        try:
+            built = 0
+            for event in invocation.stream():
+                if isinstance(event, dg.Output | dg.AssetMaterialization):
+                    built += 1
+                    if built == 3:  # some models built, most not (tests/faults/)
+                        fault_point("dbt", children=[invocation.process])
+                if isinstance(event, dg.AssetCheckResult):
+                    severity = severities.get(event.check_name, "blocking")
+                    recorded.append(
+                        {
+                            "asset_key": "/".join(event.asset_key.path),
+                            "check_name": event.check_name,
+                            "severity": severity,
+                            "passed": event.passed,
+                            "description": "dbt test",
+                            "details": {
+                                k: getattr(v, "value", str(v))
+                                for k, v in (event.metadata or {}).items()
+                            },
+                        }
+                    )
+                yield event
+        finally:
+            _tidy_invocation(invocation.target_path)
         warehouse.record_checks(context.run_id, recorded)
         if not invocation.is_successful():
             failed = [
