@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -203,6 +204,35 @@ def test_no_dbt_target_folder_is_left_per_run(scenario):
     left = [p.name for p in TARGET_DIR.iterdir() if p.name.startswith(tuple(runs))]
     assert left == []
     assert json.loads((LAST_RUN / "run_results.json").read_text())["results"]
+
+
+def test_dbt_unit_tests_pass_on_the_built_warehouse(scenario, tmp_path):
+    """The nights leave dbt's unit tests out (fixed inputs, not the night's data); they run here,
+    every one of them, against the warehouse the nights built."""
+    import subprocess
+    import sys
+
+    from ingestion import settings
+
+    manifest = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+    unit_tests = {key.rsplit(".", 1)[-1] for key in manifest["unit_tests"]}
+    assert len(unit_tests) >= 10
+    done = subprocess.run(
+        [
+            sys.executable, "-c", "import sys; from dbt.cli.main import cli; sys.exit(cli())",
+            "test", "--select", "resource_type:unit_test",
+            "--project-dir", str(settings.DBT_PROJECT_DIR),
+            "--profiles-dir", str(settings.DBT_PROJECT_DIR),
+            "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
+        ],
+        env={**os.environ, "LANTERN_WAREHOUSE": str(scenario["warehouse"])},
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    results = [r for r in results if r["unique_id"].startswith("unit_test.")]
+    assert {r["unique_id"].rsplit(".", 1)[-1] for r in results} == unit_tests
+    assert {r["status"] for r in results} == {"pass"}
 
 
 def test_release_is_complete(scenario):
