@@ -168,9 +168,11 @@ def history(tmp_path_factory):
         shutil.rmtree(root, ignore_errors=True)
 
 
-def test_definitions_declare_the_agency_partitions():
+def test_definitions_declare_the_agency_partitions(tmp_path, monkeypatch):
     """Keys = the configured agencies and reference sources; backfills run as one run; the
-    schedule asks for one run over every partition."""
+    schedule asks for one run over every partition (a full night: no release yet)."""
+    monkeypatch.setenv("LANTERN_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("LANTERN_PUBLISH_DIR", raising=False)
     expected = sorted(set(config.agency_ids()) | set(config.reference_sources()))
     assert {ALDER, BIRCH, "cedar_pd", "wapo"} <= set(expected)
     definitions = defs()
