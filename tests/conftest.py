@@ -1,6 +1,7 @@
 """Run by `make test` on two workers (pytest-xdist, `--dist loadgroup`): the modules of a folder
 that share one session fixture (one nightly run, one demo release) stay on one worker, so that run
-happens once."""
+happens once. In tests/real, the modules of each shared nightly run (real_run_a, real_run_b in
+tests/real/conftest.py) form a group of their own."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+from _pytest.nodeid import NodeId
 
 # The nightly runs of the tests print no PDF annual report (Chromium, about 2 s a report, in
 # every run): tests/reports/ prints and reads them (its demo release sets "latest").
@@ -18,8 +20,28 @@ HERE = Path(__file__).resolve().parent
 SHARED = ("faults", "reports", "real", "dagster_project/analytics")
 
 
+def _in_node_id(item: pytest.Item, group: str) -> None:
+    """Append "@group" to the item's node id, from which the loadgroup scheduler reads the group.
+
+    pytest-xdist 3.8's worker writes that suffix to `item._nodeid`, which pytest 9.2 no longer
+    reads (node ids are structured, in `item._id`): its groups are silently ignored and the tests
+    spread over both workers like `--dist load`, each worker then paying every shared session
+    fixture (pytest-xdist issue 1386). Written here as xdist means to, on its workers only.
+    """
+    if "@" in item.nodeid or not isinstance(getattr(item, "_id", None), NodeId):
+        return  # already suffixed (a fixed xdist), or an older pytest that xdist handles
+    item._id = NodeId.parse(f"{item.nodeid}@{group}")
+
+
+# tryfirst: before xdist's own hook, which reads the marks.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         relative = Path(item.path).resolve().relative_to(HERE).as_posix()
         group = next((g for g in SHARED if relative.startswith(g + "/")), relative)
+        if group == "real":  # one group per shared nightly run: the two run on both workers
+            runs = sorted(f for f in item.fixturenames if f.startswith("real_run_"))
+            group = "/".join([group, *runs])
         item.add_marker(pytest.mark.xdist_group(group))
+        if getattr(config.option, "loadgroup", False):
+            _in_node_id(item, group)

@@ -10,11 +10,7 @@ against SOURCE.md's own counts.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
-import shutil
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -69,36 +65,15 @@ def counts(warehouse: Path, relation: str, column: str) -> dict:
     )
 
 
+def landings() -> dict[tuple[str, str], list[Path]]:
+    """What this module lands in the shared nightly run (tests/real/conftest.py)."""
+    return {(AGENCY, "arrests"): [SOURCE]} if SOURCE.is_file() else {}
+
+
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    data = tmp_path_factory.mktemp("lantern_real_arrests")
-    mp = pytest.MonkeyPatch()
-    for var in ("LANTERN_AGENCIES_DIR", "LANTERN_LANDING_DIR", "LANTERN_PUBLISH_DIR"):
-        mp.delenv(var, raising=False)  # the repository's mappings, the folders below
-    mp.setenv("LANTERN_DATA_DIR", str(data))
-    mp.setenv("LANTERN_WAREHOUSE", str(data / "warehouse.duckdb"))
-    mp.setenv("DAGSTER_HOME", str(data / "dagster_home"))
-    mp.setenv("LANTERN_SALT", "test")
-    folder = data / "landing" / AGENCY / "arrests"
-    folder.mkdir(parents=True)
-    shutil.copyfile(SOURCE, folder / SOURCE.name)
-
-    from dagster_project.cli import run_pipeline
-
-    summary = io.StringIO()
-    started = time.monotonic()
-    with contextlib.redirect_stdout(summary):
-        rc = run_pipeline()
-    seconds = time.monotonic() - started
-    print(f"nightly run over {AGENCY} arrests: rc={rc} in {seconds:.0f} s\n{summary.getvalue()}")
-    yield {
-        "rc": rc,
-        "summary": summary.getvalue(),
-        "data": data,
-        "warehouse": data / "warehouse.duckdb",
-    }
-    mp.undo()
-    shutil.rmtree(data, ignore_errors=True)
+def run(real_run_a):
+    """The nightly run shared with other modules (tests/real/conftest.py), which lands these."""
+    return real_run_a
 
 
 def test_quality_gate_passed_and_release_published(run):

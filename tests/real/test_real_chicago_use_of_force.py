@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.real.conftest import REAL, nightly_run, query
+from tests.real.conftest import REAL, query
 
 FOLDER = REAL / "chicago-cpd-trr-2017-2020"
 TABLES = (
@@ -46,6 +46,8 @@ SOURCE_ROWS = {
     "statuses": 41_430,
 }
 OFFICER_UID = "TRR-officers_2017-2020_2020-06_p583646_ID"
+# Other agencies' force records share the run (tests/real/conftest.py): Chicago's rows only.
+CHICAGO = "agency_id = 'chicago_pd'"
 
 pytestmark = pytest.mark.skipif(
     not all(p.is_file() for p in FILES.values()),
@@ -63,12 +65,18 @@ def records():
     return {t: csv_records(p) for t, p in FILES.items()}
 
 
+def landings() -> dict[tuple[str, str], list[Path]]:
+    """What this module lands in the shared nightly run (tests/real/conftest.py): all eight
+    files, statuses (with names) included."""
+    if not all(p.is_file() for p in FILES.values()):
+        return {}
+    return {("chicago_pd", "use_of_force"): list(FILES.values())}
+
+
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    # all eight files, statuses (with names) included
-    landings = {("chicago_pd", "use_of_force"): list(FILES.values())}
-    with nightly_run(tmp_path_factory.mktemp("lantern_real_trr"), landings, "Chicago TRR") as r:
-        yield r
+def run(real_run_b):
+    """The nightly run shared with other modules (tests/real/conftest.py), which lands these."""
+    return real_run_b
 
 
 def test_quality_gate_passed_and_release_published(run):
@@ -90,8 +98,20 @@ def test_every_report_is_loaded_or_rejected_with_a_reason(run, records):
     # one delivery: the main file, its four linked files joined in
     assert source_file == "chicago_pd/use_of_force/" + FILES["main"].name
     assert (status, rows_raw, accepted, rejected) == ("loaded", 10_141, 10_141, 0)
-    assert query(run["warehouse"], "select count(*) from raw.use_of_force")[0][0] == accepted
-    assert query(run["warehouse"], "select count(*) from raw.rejects")[0][0] == rejected
+    assert (
+        query(
+            run["warehouse"],
+            "select count(*) from raw.use_of_force where _agency_id = 'chicago_pd'",
+        )[0][0]
+        == accepted
+    )
+    assert (
+        query(
+            run["warehouse"],
+            f"select count(*) from raw.rejects where {CHICAGO} and dataset = 'use_of_force'",
+        )[0][0]
+        == rejected
+    )
     member = sum(1 for r in records["actions-responses"] if r["person"] == "Member Action")
     assert member == 19_156
     assert f"{member} row(s) kept by where, joined to 9090 of 10141" in notes
@@ -120,7 +140,12 @@ def test_subject_race_and_years_match_the_export(run, records):
     }
     relation = "intermediate.int_use_of_force_deduplicated"
     assert (
-        dict(query(run["warehouse"], f"select subject_race, count(*) from {relation} group by 1"))
+        dict(
+            query(
+                run["warehouse"],
+                f"select subject_race, count(*) from {relation} where {CHICAGO} group by 1",
+            )
+        )
         == expected
     )
     years = Counter(int(r["trr_date"][:4]) for r in records["main"])
@@ -128,7 +153,7 @@ def test_subject_race_and_years_match_the_export(run, records):
     found = query(
         run["warehouse"],
         f"select year(incident_date), count(*), min(incident_date), max(incident_date) "
-        f"from {relation} group by 1",
+        f"from {relation} where {CHICAGO} group by 1",
     )
     assert {y: n for y, n, _, _ in found} == years
     assert str(min(f[2] for f in found)) == "2017-10-16"  # SOURCE.md's date range
@@ -140,11 +165,12 @@ def test_incidents_officers_and_subjects(run, records):
     incidents = {r["rd_no"] for r in records["main"]}
     assert len(incidents) == 5_798
     assert query(
-        wh, "select count(*), sum(n_report_rows) from marts.fct_use_of_force_incidents"
+        wh,
+        f"select count(*), sum(n_report_rows) from marts.fct_use_of_force_incidents where {CHICAGO}",
     ) == [(len(incidents), 10_141)]
     officer_of = {r["trr_id"]: r[OFFICER_UID] for r in records["officers"]}
     per_incident = {(r["rd_no"], officer_of[r["trr_id"]]) for r in records["main"]}
-    assert query(wh, "select count(*) from marts.fct_use_of_force_officers") == [
+    assert query(wh, f"select count(*) from marts.fct_use_of_force_officers where {CHICAGO}") == [
         (len(per_incident),)
     ]
     injured = Counter(r["injured"] for r in records["officers"])
@@ -152,7 +178,7 @@ def test_incidents_officers_and_subjects(run, records):
     assert query(
         wh,
         "select count(*) filter (where officer_injured), count(*) filter (where not officer_injured)"
-        " from intermediate.int_use_of_force_deduplicated",
+        f" from intermediate.int_use_of_force_deduplicated where {CHICAGO}",
     ) == [(2_763, 7_378)]
 
 
@@ -163,12 +189,12 @@ def test_every_member_action_and_discharge_is_a_mapped_force_type(run, records):
     rows = query(
         wh,
         "select count(*), count(*) filter (where is_unmapped) "
-        "from intermediate.int_use_of_force_actions_unnested",
+        f"from intermediate.int_use_of_force_actions_unnested where {CHICAGO}",
     )[0]
     assert rows == (delivered, 0)
-    assert query(wh, "select sum(n_source_values) from marts.fct_use_of_force_actions") == [
-        (delivered,)
-    ]
+    assert query(
+        wh, f"select sum(n_source_values) from marts.fct_use_of_force_actions where {CHICAGO}"
+    ) == [(delivered,)]
     # Firearm discharges: TRRs with a FIREARM member action or a firearm in the discharges file
     firearm = {"SEMI-AUTO PISTOL", "RIFLE", "REVOLVER", "SHOTGUN"}
     trrs = {
@@ -179,7 +205,8 @@ def test_every_member_action_and_discharge_is_a_mapped_force_type(run, records):
     assert len(trrs) == 90  # 87 + 65 - 62 in both
     found = query(
         wh,
-        "select count(*) from marts.fct_use_of_force_actions where force_type = 'firearm_discharged'",
+        "select count(*) from marts.fct_use_of_force_actions"
+        f" where {CHICAGO} and force_type = 'firearm_discharged'",
     )[0][0]
     assert found == len(trrs)  # one officer and one subject per TRR
 
@@ -193,7 +220,8 @@ def test_officer_ids_are_salted_hashes_and_no_name_reaches_the_warehouse(run, re
     assert {
         h
         for (h,) in query(
-            wh, "select distinct officer_id_hash from marts.fct_use_of_force_officers"
+            wh,
+            f"select distinct officer_id_hash from marts.fct_use_of_force_officers where {CHICAGO}",
         )
     } == expected
     columns = {
@@ -222,7 +250,9 @@ def test_officer_ids_are_salted_hashes_and_no_name_reaches_the_warehouse(run, re
     assert not names & set(re.split(r"[,\n|]", published))
     raw_cells = {
         v
-        for row in query(wh, "select columns(*)::varchar from raw.use_of_force")
+        for row in query(
+            wh, "select columns(*)::varchar from raw.use_of_force where _agency_id = 'chicago_pd'"
+        )
         for cell in row
         if cell
         for v in cell.split("|")

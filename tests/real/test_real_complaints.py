@@ -11,12 +11,8 @@ SOURCE.md's own counts.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import gzip
-import io
-import shutil
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -31,6 +27,8 @@ FILES = {
     "complainants": FOLDER / "complaints-complainants_2000-2016_2016-11.csv.gz",
 }
 OFFICER_UID = "complaints-accused_2000-2016_2016-11_ID"
+# Other modules' agencies share the run (tests/real/conftest.py): count Chicago's rows only.
+CHICAGO = "agency_id = 'chicago_pd'"
 
 pytestmark = pytest.mark.skipif(
     not all(path.is_file() for path in FILES.values()),
@@ -64,38 +62,18 @@ def query(warehouse: Path, sql: str, params=None) -> list[tuple]:
         con.close()
 
 
+def landings() -> dict[tuple[str, str], list[Path]]:
+    """What this module lands in the shared nightly run (tests/real/conftest.py): one dataset
+    folder per file."""
+    if not all(path.is_file() for path in FILES.values()):
+        return {}
+    return {("chicago_pd", dataset): [source] for dataset, source in FILES.items()}
+
+
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    data = tmp_path_factory.mktemp("lantern_real_complaints")
-    mp = pytest.MonkeyPatch()
-    for var in ("LANTERN_AGENCIES_DIR", "LANTERN_LANDING_DIR", "LANTERN_PUBLISH_DIR"):
-        mp.delenv(var, raising=False)  # the repository's mappings, the folders below
-    mp.setenv("LANTERN_DATA_DIR", str(data))
-    mp.setenv("LANTERN_WAREHOUSE", str(data / "warehouse.duckdb"))
-    mp.setenv("DAGSTER_HOME", str(data / "dagster_home"))
-    mp.setenv("LANTERN_SALT", "test")
-    for dataset, source in FILES.items():
-        folder = data / "landing" / "chicago_pd" / dataset
-        folder.mkdir(parents=True)
-        shutil.copyfile(source, folder / source.name)
-
-    from dagster_project.cli import run_pipeline
-
-    summary = io.StringIO()
-    started = time.monotonic()
-    with contextlib.redirect_stdout(summary):
-        rc = run_pipeline()
-    seconds = time.monotonic() - started
-    print(f"nightly run over complaints: rc={rc} in {seconds:.0f} s\n{summary.getvalue()}")
-    yield {
-        "rc": rc,
-        "summary": summary.getvalue(),
-        "data": data,
-        "warehouse": data / "warehouse.duckdb",
-        "published": data / "publish" / "current" / "data",
-    }
-    mp.undo()
-    shutil.rmtree(data, ignore_errors=True)
+def run(real_run_a):
+    """The nightly run shared with other modules (tests/real/conftest.py), which lands these."""
+    return real_run_a
 
 
 def test_quality_gate_passed_and_release_published(run):
@@ -116,7 +94,9 @@ def test_every_delivered_row_is_loaded_or_rejected_with_a_reason(run, dataset):
     )
     assert status == "loaded"
     assert rows_raw == rows == accepted + rejected
-    loaded = query(run["warehouse"], f"select count(*) from raw.{dataset}")[0][0]
+    loaded = query(
+        run["warehouse"], f"select count(*) from raw.{dataset} where _agency_id = 'chicago_pd'"
+    )[0][0]
     assert loaded == accepted
     reasons = query(
         run["warehouse"],
@@ -129,7 +109,7 @@ def test_every_delivered_row_is_loaded_or_rejected_with_a_reason(run, dataset):
 
 def test_marts_count_every_complaint_allegation_and_complainant(run):
     counts = {
-        name: query(run["warehouse"], f"select count(*) from marts.{name}")[0][0]
+        name: query(run["warehouse"], f"select count(*) from marts.{name} where {CHICAGO}")[0][0]
         for name in ("fct_complaints", "fct_allegations", "fct_complainants")
     }
     assert counts == {
@@ -139,7 +119,8 @@ def test_marts_count_every_complaint_allegation_and_complainant(run):
     }
     [(allegations, sustained)] = query(
         run["warehouse"],
-        "select sum(allegation_count), sum(sustained_allegation_count) from marts.fct_complaints",
+        "select sum(allegation_count), sum(sustained_allegation_count) from marts.fct_complaints"
+        f" where {CHICAGO}",
     )
     assert allegations == SOURCE_ROWS["allegations"]
     assert sustained == 8_142  # SOURCE.md: final_finding SU 8,142
@@ -155,7 +136,8 @@ def test_final_findings_match_source_md(run):
     assert expected["unknown"] == 7_630 + 12
     got = dict(
         query(
-            run["warehouse"], "select final_finding, count(*) from marts.fct_allegations group by 1"
+            run["warehouse"],
+            f"select final_finding, count(*) from marts.fct_allegations where {CHICAGO} group by 1",
         )
     )
     assert got == dict(expected)
@@ -185,11 +167,15 @@ def test_discipline_follows_cpd_penalty_codes(run):
     )
     assert expected["termination"] == 137 + 58  # 400 separation, 300 administrative termination
     got = dict(
-        query(run["warehouse"], "select discipline, count(*) from marts.fct_allegations group by 1")
+        query(
+            run["warehouse"],
+            f"select discipline, count(*) from marts.fct_allegations where {CHICAGO} group by 1",
+        )
     )
     assert got == dict(expected)
     disciplined = query(
-        run["warehouse"], "select count(*) from marts.fct_allegations where is_disciplined"
+        run["warehouse"],
+        f"select count(*) from marts.fct_allegations where {CHICAGO} and is_disciplined",
     )[0][0]
     assert disciplined == expected["reprimand"] + expected["suspension"] + expected["termination"]
 
@@ -200,14 +186,15 @@ def test_every_allegation_and_complainant_links_to_a_complaint(run):
             run["warehouse"],
             f"select count(*) from marts.{name} as child "
             "left join marts.fct_complaints as parent using (complaint_id) "
-            "where parent.complaint_id is null",
+            "where child.agency_id = 'chicago_pd' and parent.complaint_id is null",
         )[0][0]
         assert orphans == 0, name
 
 
 def test_received_dates_span_source_md(run):
     [(first, last)] = query(
-        run["warehouse"], "select min(received_date), max(received_date) from marts.fct_complaints"
+        run["warehouse"],
+        f"select min(received_date), max(received_date) from marts.fct_complaints where {CHICAGO}",
     )
     assert (str(first), str(last)) == ("2000-01-01", "2016-10-24")
 

@@ -11,11 +11,7 @@ Python's csv module, independently of ingestion and dbt, and checked against SOU
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
-import shutil
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -68,37 +64,17 @@ def query(warehouse: Path, sql: str, params=None) -> list[tuple]:
         con.close()
 
 
+def landings() -> dict[tuple[str, str], list[Path]]:
+    """What this module lands in the shared nightly run (tests/real/conftest.py)."""
+    if not all((SOURCE_DIR / name).is_file() for name in MONTHS):
+        return {}
+    return {(AGENCY, "incidents"): [SOURCE_DIR / name for name in MONTHS]}
+
+
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    data = tmp_path_factory.mktemp("lantern_real_incidents")
-    mp = pytest.MonkeyPatch()
-    for var in ("LANTERN_AGENCIES_DIR", "LANTERN_LANDING_DIR", "LANTERN_PUBLISH_DIR"):
-        mp.delenv(var, raising=False)  # the repository's mappings, the folders below
-    mp.setenv("LANTERN_DATA_DIR", str(data))
-    mp.setenv("LANTERN_WAREHOUSE", str(data / "warehouse.duckdb"))
-    mp.setenv("DAGSTER_HOME", str(data / "dagster_home"))
-    mp.setenv("LANTERN_SALT", "test")
-    folder = data / "landing" / AGENCY / "incidents"
-    folder.mkdir(parents=True)
-    for name in MONTHS:
-        shutil.copyfile(SOURCE_DIR / name, folder / name)
-
-    from dagster_project.cli import run_pipeline
-
-    summary = io.StringIO()
-    started = time.monotonic()
-    with contextlib.redirect_stdout(summary):
-        rc = run_pipeline()
-    seconds = time.monotonic() - started
-    print(f"nightly run over {AGENCY} incidents: rc={rc} in {seconds:.0f} s\n{summary.getvalue()}")
-    yield {
-        "rc": rc,
-        "summary": summary.getvalue(),
-        "data": data,
-        "warehouse": data / "warehouse.duckdb",
-    }
-    mp.undo()
-    shutil.rmtree(data, ignore_errors=True)
+def run(real_run_a):
+    """The nightly run shared with other modules (tests/real/conftest.py), which lands these."""
+    return real_run_a
 
 
 def test_quality_gate_passed_and_release_published(run):
@@ -173,8 +149,10 @@ def test_each_dataset_month_dates_parse(run):
         run["warehouse"],
         "select _source_file, min(incident_date), max(incident_date),"
         " count(*) filter (where incident_date is null)"
-        " from raw.incidents group by 1 order by 1",
+        " from raw.incidents where _agency_id = ? group by 1 order by 1",
+        [AGENCY],
     )
+    assert len(rows) == len(MONTHS)
     for source_file, first, last, missing in rows:
         assert missing == 0, source_file
         assert "2020-01-01" <= first <= last <= "2024-12-31", source_file
@@ -190,17 +168,33 @@ def test_re_sent_incidents_appear_once_with_their_latest_version(run):
     )
     assert sum(1 for n in delivered.values() if n > 1) > 500  # the monthly files re-send cases
     (incidents, distinct_ids) = query(
-        wh, "select count(*), count(distinct incident_id) from marts.fct_incidents"
+        wh,
+        "select count(*), count(distinct incident_id) from marts.fct_incidents where agency_id = ?",
+        [AGENCY],
     )[0]
     assert incidents == distinct_ids == len(latest)
-    ((offense_lines,),) = query(wh, "select count(*) from marts.fct_incident_offenses")
+    ((offense_lines,),) = query(
+        wh, "select count(*) from marts.fct_incident_offenses where agency_id = ?", [AGENCY]
+    )
     assert offense_lines == sum(len(lines) for _, lines in latest.values())
-    by_file = dict(query(wh, "select source_file, count(*) from marts.fct_incidents group by 1"))
+    by_file = dict(
+        query(
+            wh,
+            "select source_file, count(*) from marts.fct_incidents where agency_id = ? group by 1",
+            [AGENCY],
+        )
+    )
     assert by_file == {
         f"{AGENCY}/incidents/{name}": count
         for name, count in Counter(name for name, _ in latest.values()).items()
     }
-    versions = dict(query(wh, "select source_record_id, version_count from marts.fct_incidents"))
+    versions = dict(
+        query(
+            wh,
+            "select source_record_id, version_count from marts.fct_incidents where agency_id = ?",
+            [AGENCY],
+        )
+    )
     assert versions == dict(delivered)
 
 
@@ -224,8 +218,9 @@ def test_an_updated_incident_carries_the_later_months_offenses(run):
         rows = query(
             wh,
             "select offense_code, offense_description, source_file"
-            " from marts.fct_incident_offenses where source_record_id = ? order by offense_seq",
-            [number],
+            " from marts.fct_incident_offenses where agency_id = ? and source_record_id = ?"
+            " order by offense_seq",
+            [AGENCY, number],
         )
         assert [(code, text) for code, text, _ in rows] == april[number], number
         assert {source_file for _, _, source_file in rows} == {
@@ -236,8 +231,11 @@ def test_an_updated_incident_carries_the_later_months_offenses(run):
 def test_offense_groups_follow_the_nibrs_code(run):
     rows = query(
         run["warehouse"],
-        "select offense_code, offense_group from marts.fct_incident_offenses group by all",
+        "select offense_code, offense_group from marts.fct_incident_offenses"
+        " where agency_id = ? group by all",
+        [AGENCY],
     )
+    assert rows
     for code, group in rows:
         if code is None:
             assert group == "unknown"  # UNFOUNDED INCIDENT lines

@@ -14,12 +14,8 @@ a known platform defect is kept visible as a strict xfail.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import re
-import shutil
-import time
 from pathlib import Path
 
 import duckdb
@@ -78,43 +74,21 @@ def counts_by(warehouse: Path, agency_id: str, column: str, where: str = "true")
     return dict(rows)
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """One nightly run over every available real export whose agency is onboarded."""
-    loaded = [a for a, src in SOURCES.items() if src.is_file() and onboarded(a)]
-    if not loaded:
-        pytest.skip("no real export with an onboarded agency to load")
-    data = tmp_path_factory.mktemp("lantern_real")
-    mp = pytest.MonkeyPatch()
-    for var in ("LANTERN_AGENCIES_DIR", "LANTERN_LANDING_DIR", "LANTERN_PUBLISH_DIR"):
-        mp.delenv(var, raising=False)  # the repository's mappings, the folders below
-    mp.setenv("LANTERN_DATA_DIR", str(data))
-    mp.setenv("LANTERN_WAREHOUSE", str(data / "warehouse.duckdb"))
-    mp.setenv("DAGSTER_HOME", str(data / "dagster_home"))
-    mp.setenv("LANTERN_SALT", "test")
-    for agency_id in loaded:
-        folder = data / "landing" / agency_id / "stops"
-        folder.mkdir(parents=True)
-        shutil.copyfile(SOURCES[agency_id], folder / SOURCES[agency_id].name)
-
-    from dagster_project.cli import run_pipeline
-
-    summary = io.StringIO()
-    started = time.monotonic()
-    with contextlib.redirect_stdout(summary):
-        rc = run_pipeline()
-    seconds = time.monotonic() - started
-    print(f"nightly run over {', '.join(loaded)}: rc={rc} in {seconds:.0f} s\n{summary.getvalue()}")
-    yield {
-        "rc": rc,
-        "summary": summary.getvalue(),
-        "seconds": seconds,
-        "loaded": loaded,
-        "data": data,
-        "warehouse": data / "warehouse.duckdb",
+def landings() -> dict[tuple[str, str], list[Path]]:
+    """Every available real export whose agency is onboarded (tests/real/conftest.py)."""
+    return {
+        (agency_id, "stops"): [source]
+        for agency_id, source in SOURCES.items()
+        if source.is_file() and onboarded(agency_id)
     }
-    mp.undo()
-    shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def run(real_run_a):
+    """The nightly run shared with other modules (tests/real/conftest.py), which lands these."""
+    if not landings():
+        pytest.skip("no real export with an onboarded agency to load")
+    return real_run_a
 
 
 def test_quality_gate_passed_and_release_published(run):
