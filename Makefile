@@ -44,7 +44,7 @@ lint: install
 TEST_WORKERS ?= 2
 test: install lint reports-setup  ## set up and run lint and the whole test suite (on TEST_WORKERS processes)
 	$(BIN)/lantern prepare
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=25
 
 format: install
 	$(BIN)/ruff check --fix .
