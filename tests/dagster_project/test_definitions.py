@@ -188,3 +188,13 @@ def test_the_schedule_asks_for_the_quiet_selection_on_a_quiet_night(definitions,
     assert automation.QUIET_TAG not in full.tags
     assert full.tags[automation.STATE_TAG] == automation.night_state()
     assert "dagster/asset_partition_range_start" in full.tags
+
+
+def test_the_nightly_job_hands_freed_memory_back_after_each_step(definitions):
+    """One process runs every step; without the hook its resident memory only grew from step to
+    step (1 million stops: peak 4.67 GB, 3.25 GB with it; make bench measures it)."""
+    from dagster_project.defs.automation import release_memory
+
+    job = definitions.resolve_job_def("nightly")
+    assert release_memory in job.hook_defs
+    assert release_memory.hook_fn is not None
