@@ -436,11 +436,17 @@ class _Earlier:
         if not all(source.is_file() for source in sources):
             return None
         for source in sources:
-            try:
-                os.link(source, data_dir / source.name)
-            except OSError:  # another file system: copy
-                shutil.copy2(source, data_dir / source.name)
+            _link_or_copy(source, data_dir / source.name)
         return int(self.row_counts[name])
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A hard link to a file of an earlier release (same bytes, no space); a copy across file
+    systems."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 # The files every release writes itself; whatever else it holds (the annual reports, the
@@ -459,10 +465,7 @@ def carry_files(earlier: Path) -> Callable[[Path], None]:
                 continue
             target = root / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(earlier / relative, target)
-            except OSError:
-                shutil.copy2(earlier / relative, target)
+            _link_or_copy(earlier / relative, target)
 
     return carry
 
@@ -773,7 +776,8 @@ def _file_identity(path: Path) -> tuple[int, int, int, int]:
 
 
 def _remember_hashes(release: Path) -> None:
-    """The checksums an intact release lists for its data files, as known hashes."""
+    """The checksums an intact release lists for its files (its own index files excepted), as
+    known hashes."""
     sums = release / SHA256SUMS
     for line in sums.read_text(encoding="utf-8").splitlines():
         digest, sep, name = line.partition("  ")

@@ -8,8 +8,8 @@ warehouse changed since the current release was published by a complete run (the
 the agencies' and reference sources' configuration, Lantern's code and dbt project, the
 settings), loading, building, checking and fitting again would give the same tables. Only "now"
 moved, so a quiet night rebuilds the freshness mart (and its dbt tests) and publishes a release
-whose other files are hard links to the current one, with the checks carried over, and the
-annual reports rewritten (they show freshness). `lantern run --force` runs every step anyway.
+whose other files (annual reports and narratives included) are hard links to the current one,
+with the checks carried over. `lantern run --force` runs every step anyway.
 """
 
 import hashlib
@@ -80,10 +80,16 @@ def night_state() -> str:
     configuration, the code (Python, dbt project, expectations, lock file) and the settings."""
     digest = hashlib.sha256()
     digest.update(landing_fingerprint()[0].encode())
-    for root in (settings.agencies_dir(), settings.REFERENCE_DIR):
+    code = [settings.PROJECT_ROOT / folder for folder in _CODE_FOLDERS]
+    # the configuration (ingestion/agencies and ingestion/reference unless moved) is walked with
+    # the code when it lives inside it
+    configuration = [
+        root
+        for root in (settings.agencies_dir(), settings.REFERENCE_DIR)
+        if not any(root.is_relative_to(folder) for folder in code)
+    ]
+    for root in (*configuration, *code):
         _tree_digest(digest, root)
-    for folder in _CODE_FOLDERS:
-        _tree_digest(digest, settings.PROJECT_ROOT / folder)
     lock = settings.PROJECT_ROOT / "uv.lock"
     if lock.is_file():
         digest.update(f"{lock.stat().st_mtime_ns}".encode())
