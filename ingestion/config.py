@@ -7,10 +7,11 @@ can fix a mapping without reading Python.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,17 @@ class Mapping:
         return replace(self, columns=columns)
 
 
+# libyaml's safe loader where PyYAML was built with it (about ten times faster), else the Python one.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@lru_cache(maxsize=1024)
+def _parse(text: str) -> tuple[yaml.Node | None, Any]:
+    """A YAML text's node tree (for line numbers) and its data, once per distinct text: a run
+    reads the same mappings for every file and record type."""
+    return yaml.compose(text, Loader=_SAFE_LOADER), yaml.load(text, Loader=_SAFE_LOADER)
+
+
 class _Located:
     """YAML document plus the line of every key, so errors can point at a line."""
 
@@ -161,10 +173,10 @@ class _Located:
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read: {exc}") from exc
         try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-            self.data = yaml.safe_load(text)
+            node, data = _parse(text)
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+        self.data = copy.deepcopy(data)
         self.lines: dict[tuple[str, ...], int] = {}
         if node is not None:
             self._index(node, ())
