@@ -196,7 +196,7 @@ def test_a_second_night_with_nothing_new_is_quiet(scenario):
 
 def test_no_dbt_target_folder_is_left_per_run(scenario):
     """dagster-dbt makes a target folder per invocation (~20 MB); each run removes its own and
-    keeps the last run_results.json and dbt.log in dbt/target/last_run/."""
+    keeps the last run_results.json in dbt/target/last_run/."""
     from dagster_project.defs.transform import LAST_RUN, TARGET_DIR
 
     runs = [f"lantern_dbt-{run_id[:7]}-" for run_id in scenario["run_ids"]]
