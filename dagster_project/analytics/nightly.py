@@ -178,11 +178,14 @@ def locations(con) -> list[veil.Location]:
     ]
 
 
-def run_veil(con, log: list[dict]) -> list[dict]:
+def run_veil(con, log: list[dict], agencies: set[str] | None = None) -> list[dict]:
+    """Veil of darkness for every agency with stops (only `agencies` when given)."""
     from dagster_project.analytics import veil
 
     located = []
     for loc in locations(con):
+        if agencies is not None and loc.agency_id not in agencies:
+            continue
         if loc.latitude is None or loc.longitude is None or not loc.time_zone:
             log.append(
                 {
@@ -217,12 +220,17 @@ def threshold_counts(con) -> pd.DataFrame:
     ).df()
 
 
-def run_threshold(con, settings: NightlySettings, log: list[dict]) -> list[dict]:
+def run_threshold(
+    con, settings: NightlySettings, log: list[dict], agencies: set[str] | None = None
+) -> list[dict]:
+    """Threshold test, one hierarchical model per agency (only `agencies` when given)."""
     import pandas as pd
 
     from dagster_project.analytics import threshold
 
     counts = threshold_counts(con)
+    if agencies is not None:
+        counts = counts[counts["agency_id"].isin(sorted(agencies))]
     eligible = []
     for agency, cells in counts.groupby("agency_id", sort=True):
         period = f"{int(cells['first_year'].min())}-{int(cells['last_year'].max())}"
@@ -332,15 +340,19 @@ def run_threshold(con, settings: NightlySettings, log: list[dict]) -> list[dict]
     return rows
 
 
-def write_table(con, name: str, rows: list[dict]) -> int:
-    """Replace marts.<name> with `rows`, typed as documented (an empty table when no rows)."""
+def _typed_frame(name: str, rows: list[dict]) -> tuple[pd.DataFrame, str]:
     import pandas as pd
 
     _, columns = TABLES[name]
-    frame = pd.DataFrame(rows, columns=list(columns))
+    select = ", ".join(f'cast("{c}" as {dtype}) as "{c}"' for c, (dtype, _) in columns.items())
+    return pd.DataFrame(rows, columns=list(columns)), select
+
+
+def write_table(con, name: str, rows: list[dict]) -> int:
+    """Replace marts.<name> with `rows`, typed as documented (an empty table when no rows)."""
+    frame, select = _typed_frame(name, rows)
     con.register("fits_frame", frame)
     try:
-        select = ", ".join(f'cast("{c}" as {dtype}) as "{c}"' for c, (dtype, _) in columns.items())
         con.execute("create schema if not exists marts")
         con.execute(f"create or replace table marts.{name} as select {select} from fits_frame")
     finally:
@@ -348,56 +360,101 @@ def write_table(con, name: str, rows: list[dict]) -> int:
     return len(frame)
 
 
+def replace_agencies(con, name: str, rows: list[dict], agencies: set[str]) -> int:
+    """In marts.<name>, replace the rows of `agencies` with `rows` (theirs); other agencies'
+    rows stay. Returns the table's rows."""
+    frame, select = _typed_frame(name, rows)
+    con.register("fits_frame", frame)
+    try:
+        con.execute("begin transaction")
+        con.execute(
+            f"delete from marts.{name} where list_contains(?, agency_id)", [sorted(agencies)]
+        )
+        con.execute(f"insert into marts.{name} select {select} from fits_frame")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.unregister("fits_frame")
+    return int(con.execute(f"select count(*) from marts.{name}").fetchone()[0])
+
+
 # Bump when a change to the fitting code should refit unchanged inputs.
 FITS_VERSION = "1"
+# Each agency's fingerprint as of its last fit: an agency whose stops and location are the same
+# is not fitted again (its models are independent of the other agencies'; seeds are fixed, so a
+# refit of the same inputs gives the same rows).
 STATE_DDL = """
 create schema if not exists fits_state;
-create table if not exists fits_state.inputs (fingerprint varchar, fitted_at timestamptz);
+create table if not exists fits_state.agency_inputs (
+    agency_id varchar, fingerprint varchar, fitted_at timestamptz
+);
 """
 
 
-def inputs_fingerprint(con, settings: NightlySettings) -> str:
-    """Cheap digest of everything the fits read: fct_stops rows (key, load time, mapping) and the
-    agencies' locations, plus the settings and FITS_VERSION."""
-    stops = con.execute(
-        "select count(*), max(loaded_at), bit_xor(hash(stop_person_id, loaded_at, mapping_hash)) "
-        "from marts.fct_stops"
-    ).fetchone()
-    agencies = con.execute(
-        "select count(*), bit_xor(hash(agency_id, latitude, longitude, time_zone)) "
-        "from marts.dim_agencies"
-    ).fetchone()
-    return f"{FITS_VERSION}|{settings}|{stops}|{agencies}"
+def agency_fingerprints(con, settings: NightlySettings) -> dict[str, str]:
+    """agency -> cheap digest of everything its fits read: its fct_stops rows (key, load time,
+    mapping) and its location, plus the settings and FITS_VERSION. Set-based, one pass."""
+    rows = con.execute(
+        """
+        with stops as (
+            select agency_id, count(*) as n, max(loaded_at) as last_loaded,
+                   bit_xor(hash(stop_person_id, loaded_at, mapping_hash)) as digest
+            from marts.fct_stops group by agency_id
+        )
+        select stops.agency_id, stops.n, stops.last_loaded, stops.digest,
+               hash(a.latitude, a.longitude, a.time_zone)
+        from stops left join marts.dim_agencies as a on a.agency_id = stops.agency_id
+        order by stops.agency_id
+        """
+    ).fetchall()
+    return {
+        agency: f"{FITS_VERSION}|{settings}|{n}|{last}|{digest}|{location}"
+        for agency, n, last, digest, location in rows
+    }
 
 
-def run_all(con, settings: NightlySettings | None = None, force: bool = False) -> dict[str, int]:
-    """Fit and write the three tables; when nothing the fits read changed since the last fit
-    (a re-run without new files), keep the tables as they are. Returns rows per table."""
+def run_all(con, settings: NightlySettings | None = None, force: bool = False) -> dict:
+    """Fit and write the three tables. Only agencies whose inputs changed since their last fit
+    are fitted again (every agency with `force`, or when a table is missing); the others' rows
+    stay as they are. Returns rows per table, with `refitted` (the agencies fitted) and
+    `unchanged` when none was."""
     settings = settings or NightlySettings()
     con.execute(STATE_DDL)
-    fingerprint = inputs_fingerprint(con, settings)
-    last = con.execute(
-        "select fingerprint from fits_state.inputs order by fitted_at desc limit 1"
-    ).fetchone()
+    con.execute("drop table if exists fits_state.inputs")  # the whole-warehouse digest before
+    current = agency_fingerprints(con, settings)
+    last = dict(
+        con.execute("select agency_id, fingerprint from fits_state.agency_inputs").fetchall()
+    )
     existing = {
         r[0]
         for r in con.execute(
             "select table_name from information_schema.tables where table_schema = 'marts'"
         ).fetchall()
     }
-    if not force and last and last[0] == fingerprint and set(TABLES) <= existing:
+    whole = force or not set(TABLES) <= existing
+    changed = set(current) if whole else {a for a, f in current.items() if last.get(a) != f}
+    gone = set() if whole else set(last) - set(current)
+    if not changed and not gone:
         return {
             name: int(con.execute(f"select count(*) from marts.{name}").fetchone()[0])
             for name in TABLES
-        } | {"unchanged": 1}
+        } | {"unchanged": 1, "refitted": []}
     decisions: list[dict] = []
-    veil_rows = run_veil(con, decisions)
-    threshold_rows = run_threshold(con, settings, decisions)
-    rows = {
-        "mart_veil_of_darkness": write_table(con, "mart_veil_of_darkness", veil_rows),
-        "mart_threshold_test": write_table(con, "mart_threshold_test", threshold_rows),
-        "mart_decision_log_fits": write_table(con, "mart_decision_log_fits", decisions),
+    results = {
+        "mart_veil_of_darkness": run_veil(con, decisions, changed),
+        "mart_threshold_test": run_threshold(con, settings, decisions, changed),
+        "mart_decision_log_fits": decisions,
     }
-    con.execute("delete from fits_state.inputs")
-    con.execute("insert into fits_state.inputs values (?, now())", [fingerprint])
-    return rows
+    rows = {
+        name: write_table(con, name, table_rows)
+        if whole
+        else replace_agencies(con, name, table_rows, changed | gone)
+        for name, table_rows in results.items()
+    }
+    con.execute("delete from fits_state.agency_inputs")
+    con.executemany(
+        "insert into fits_state.agency_inputs values (?, ?, now())", sorted(current.items())
+    )
+    return rows | {"refitted": sorted(changed)}

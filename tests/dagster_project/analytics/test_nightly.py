@@ -69,3 +69,52 @@ def test_tables_written_then_kept_until_a_stop_changes(con):
     )
     again = nightly.run_all(con)
     assert "unchanged" not in again and again == first
+
+
+def _table(con, name: str) -> list[tuple]:
+    return sorted(con.execute(f"select * from marts.{name}").fetchall(), key=repr)
+
+
+def test_only_the_agency_whose_stops_changed_is_fitted_again(con):
+    """Two agencies (birch_so: alder's stops under another id, so its fits equal alder's). A
+    stop of birch changes: birch is fitted again and alder's rows are kept as they were (a mark
+    left in them stays); a forced refit of all gives the tables of a first fit."""
+    con.execute(
+        "insert into marts.fct_stops select * replace ('birch_so' as agency_id, "
+        "'b' || stop_person_id as stop_person_id) from marts.fct_stops"
+    )
+    con.execute(
+        "insert into marts.dim_agencies select 'birch_so', latitude, longitude, time_zone "
+        "from marts.dim_agencies"
+    )
+    first = nightly.run_all(con)
+    assert first["refitted"] == ["alder_pd", "birch_so"]
+    assert first["mart_veil_of_darkness"] == 4
+    whole = {name: _table(con, name) for name in nightly.TABLES}
+    by_agency = con.execute(
+        "select agency_id, list(coefficient order by analysis) from marts.mart_veil_of_darkness "
+        "group by 1 order by 1"
+    ).fetchall()
+    assert by_agency[0][1] == by_agency[1][1]  # the same stops give the same fit
+
+    con.execute(
+        "update marts.mart_veil_of_darkness set method = 'kept' where agency_id = 'alder_pd'"
+    )
+    con.execute(
+        "update marts.fct_stops set loaded_at = loaded_at + interval 1 day "
+        "where stop_person_id = 'bp1'"
+    )
+    again = nightly.run_all(con)
+    assert again["refitted"] == ["birch_so"]
+    assert {k: again[k] for k in nightly.TABLES} == {k: first[k] for k in nightly.TABLES}
+    methods = dict(
+        con.execute(
+            "select agency_id, list(distinct method) from marts.mart_veil_of_darkness group by 1"
+        ).fetchall()
+    )
+    assert methods["alder_pd"] == ["kept"] and methods["birch_so"] != ["kept"]
+    assert nightly.run_all(con).get("unchanged") == 1
+
+    forced = nightly.run_all(con, force=True)
+    assert forced["refitted"] == ["alder_pd", "birch_so"]
+    assert {name: _table(con, name) for name in nightly.TABLES} == whole
