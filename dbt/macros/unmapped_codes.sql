@@ -23,26 +23,23 @@ value_maps as (
 
 unmapped_values as (
 
-    {%- for field in fields %}
-
     select
-        records.agency_id,
-        '{{ field }}' as field_name,
-        lower(trim(records.{{ field }}_raw)) as raw_value,
-        records.source_file
+        delivered.agency_id,
+        delivered.field_name,
+        delivered.raw_value,
+        delivered.source_file
 
-    from records
+    from ({{ delivered_codes('records', fields) }}) as delivered
 
     left join value_maps
-        on records.agency_id = value_maps.agency_id
-        and value_maps.field_name = '{{ field }}'
-        and lower(trim(records.{{ field }}_raw)) = value_maps.source_value
+        on delivered.agency_id = value_maps.agency_id
+        and delivered.field_name = value_maps.field_name
+        and delivered.raw_value = value_maps.source_value
 
-    where records.{{ field }}_raw is not null
-        and value_maps.source_value is null
-    {{ 'union all' if not loop.last or list_relation is not none }}
-    {%- endfor %}
+    where value_maps.source_value is null
     {%- if list_relation is not none %}
+
+    union all
 
     select
         agency_id,
@@ -71,4 +68,37 @@ final as (
 )
 
 select * from final
+{%- endmacro %}
+
+
+{#-
+    The delivered values of `fields` (each read from its `<field>_raw` column) of `relation`, one
+    row per record and field whose value is not null: agency_id, field_name, raw_value (trimmed,
+    lower case, as value maps hold them) and source_file. The relation is scanned once for all
+    its fields (a union per field scanned a deduplicating view once per field: ~20 s of a build
+    at a million stops).
+-#}
+{% macro delivered_codes(relation, fields) -%}
+    select *
+    from (
+        select
+            records.agency_id,
+            fields.field_name,
+            lower(trim(case fields.field_name
+            {%- for field in fields %}
+                when '{{ field }}' then cast(records.{{ field }}_raw as {{ dbt.type_string() }})
+            {%- endfor %}
+            end)) as raw_value,
+            records.source_file
+
+        from {{ relation }} as records
+
+        cross join (
+            values
+            {%- for field in fields %}
+                ('{{ field }}'){{ ',' if not loop.last }}
+            {%- endfor %}
+        ) as fields (field_name)
+    ) as unpivoted
+    where raw_value is not null
 {%- endmacro %}

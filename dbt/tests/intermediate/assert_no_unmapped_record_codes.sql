@@ -23,28 +23,26 @@ value_maps as (
 unmapped_values as (
 
     {%- for dataset in datasets %}
-    {%- set outer_loop = loop %}
-    {%- for field in records_value_fields(dataset) %}
 
     select
-        records.agency_id,
+        delivered.agency_id,
         '{{ dataset }}' as dataset,
-        '{{ field }}' as field_name,
-        lower(trim(records.{{ field }}_raw)) as raw_value,
-        records.source_file
+        delivered.field_name,
+        delivered.raw_value,
+        delivered.source_file
 
-    from {{ ref('int_' ~ dataset ~ '_deduplicated') }} as records
+    from (
+        {{ delivered_codes(ref('int_' ~ dataset ~ '_deduplicated'), records_value_fields(dataset)) }}
+    ) as delivered
 
     left join value_maps
-        on records.agency_id = value_maps.agency_id
+        on delivered.agency_id = value_maps.agency_id
         and value_maps.dataset = '{{ dataset }}'
-        and value_maps.field_name = '{{ field }}'
-        and lower(trim(records.{{ field }}_raw)) = value_maps.source_value
+        and delivered.field_name = value_maps.field_name
+        and delivered.raw_value = value_maps.source_value
 
-    where records.{{ field }}_raw is not null
-        and value_maps.source_value is null
-    {{ 'union all' if not (outer_loop.last and loop.last) }}
-    {%- endfor %}
+    where value_maps.source_value is null
+    {{ 'union all' if not loop.last }}
     {%- endfor %}
 
 ),
