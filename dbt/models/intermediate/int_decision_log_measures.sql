@@ -4,6 +4,8 @@
     mart_decision_log: one row per agency, year and filter the mart applies, rules that keep every
     record included. Their `suppression` rows come from mart_decision_log itself.
 -#}
+{#- Read by one mart only, untested: a view costs nothing extra. -#}
+{{ config(materialized='view') }}
 {%- set late_seconds = var('bwc_late_activation_seconds') | int -%}
 
 with

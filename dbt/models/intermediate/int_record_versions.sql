@@ -4,6 +4,8 @@
     deduplication ranks them (int_stops_deduplicated, int_arrests_deduplicated: later load, then
     later file name, then later row), so the last version is the one the facts use.
 -#}
+{#- Read by one mart only, untested: a view costs nothing extra. -#}
+{{ config(materialized='view') }}
 
 with
 
