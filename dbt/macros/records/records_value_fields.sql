@@ -69,9 +69,8 @@
     would make response times and activation delays up).
 -#}
 {% macro local_timestamp(date_column, time_column, zone_column='agencies.time_zone') -%}
-    timezone(
-        {{ zone_column }},
-        {{ dbt.safe_cast(date_column, 'date') }}
-        + {{ dbt.safe_cast(time_column, 'time') }}
-    )
+    {{ utc_from_local(
+        zone_column,
+        dbt.safe_cast(date_column, 'date') ~ ' + ' ~ dbt.safe_cast(time_column, 'time')
+    ) }}
 {%- endmacro %}
