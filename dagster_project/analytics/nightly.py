@@ -436,7 +436,7 @@ def run_all(con, settings: NightlySettings | None = None, force: bool = False) -
     whole = force or not set(TABLES) <= existing
     changed = set(current) if whole else {a for a, f in current.items() if last.get(a) != f}
     gone = set() if whole else set(last) - set(current)
-    if not changed and not gone:
+    if not whole and not changed and not gone:
         return {
             name: int(con.execute(f"select count(*) from marts.{name}").fetchone()[0])
             for name in TABLES
@@ -454,7 +454,8 @@ def run_all(con, settings: NightlySettings | None = None, force: bool = False) -
         for name, table_rows in results.items()
     }
     con.execute("delete from fits_state.agency_inputs")
-    con.executemany(
-        "insert into fits_state.agency_inputs values (?, ?, now())", sorted(current.items())
-    )
+    if current:
+        con.executemany(
+            "insert into fits_state.agency_inputs values (?, ?, now())", sorted(current.items())
+        )
     return rows | {"refitted": sorted(changed)}

@@ -118,3 +118,12 @@ def test_only_the_agency_whose_stops_changed_is_fitted_again(con):
     forced = nightly.run_all(con, force=True)
     assert forced["refitted"] == ["alder_pd", "birch_so"]
     assert {name: _table(con, name) for name in nightly.TABLES} == whole
+
+
+def test_a_warehouse_without_stops_gets_empty_typed_tables(con):
+    """No agency has stops (a use-of-force-only warehouse): the tables are written, empty."""
+    con.execute("delete from marts.fct_stops")
+    rows = nightly.run_all(con)
+    assert rows["refitted"] == [] and "unchanged" not in rows
+    assert {k: rows[k] for k in nightly.TABLES} == dict.fromkeys(nightly.TABLES, 0)
+    assert nightly.run_all(con).get("unchanged") == 1
