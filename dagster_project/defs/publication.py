@@ -75,12 +75,21 @@ def build_publish_asset(
     )
     def release(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         from dagster_project.defs import automation
-        from dagster_project.publication import PublicTable, Reuse, carry_files, publish_release
+        from dagster_project.publication import (
+            PublicTable,
+            Reuse,
+            carry_files,
+            current_release,
+            publish_release,
+        )
         from dagster_project.reports import add_to_release
 
         tags = context.run.tags
         checks = warehouse.check_results(context.run_id)
-        reuse = None
+        # Every night: a table whose published rows are those of the current release (the same
+        # content fingerprint) is hard-linked from it, not exported again.
+        current = current_release(settings.publish_dir())
+        reuse = Reuse(current) if current is not None else None
         # The agencies' narratives and the annual reports (HTML; PDF where Chromium is).
         extras = [add_to_release]
         if tags.get(automation.QUIET_TAG) == "true":

@@ -278,3 +278,52 @@ def test_retention_keeps_newest_and_never_current(warehouse: Path, tmp_path: Pat
 
     publish(warehouse, publish_dir, "r5", keep=1)
     assert sorted(p.name for p in publish_dir.iterdir()) == ["current", "r5"]
+
+
+def test_an_unchanged_table_is_taken_from_the_current_release(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    """By content fingerprint: dim_agencies is the same (files hard-linked), one stop changed
+    (fct_stops exported again); the new release verifies and publishes the warehouse's rows. A
+    row moved, not changed, is the same content; a column's type change is exported anyway."""
+    publish_dir = tmp_path / "publish"
+    first = publish(warehouse, publish_dir, "r1").path
+    con = duckdb.connect(str(warehouse))
+    con.execute("update marts.fct_stops set subject_age = 99 where stop_person_id = 'p3'")
+    con.close()
+    second = publish(warehouse, publish_dir, "r2", reuse=publication.Reuse(first)).path
+    assert verify_release(second) == []
+
+    def inode(release: Path, name: str) -> int:
+        return (release / "data" / name).stat().st_ino
+
+    for name in ("dim_agencies.parquet", "dim_agencies.csv"):
+        assert inode(first, name) == inode(second, name), name
+    for name in ("fct_stops.parquet", "fct_stops.csv"):
+        assert inode(first, name) != inode(second, name), name
+    ages = duckdb.execute(
+        f"select subject_age from read_parquet('{second}/data/fct_stops.parquet') "
+        "where stop_person_id = 'p3'"
+    ).fetchall()
+    assert ages == [(99,)]
+    manifests = [json.loads((r / "release.json").read_text()) for r in (first, second)]
+    prints = [m["fingerprints"] for m in manifests]
+    assert prints[0]["dim_agencies"] == prints[1]["dim_agencies"]
+    assert prints[0]["fct_stops"] != prints[1]["fct_stops"]
+    assert manifests[1]["row_counts"] == manifests[0]["row_counts"]
+
+    con = duckdb.connect(str(warehouse))
+    con.execute(
+        "create or replace table marts.t as select * from marts.fct_stops order by random()"
+    )
+    con.execute("drop table marts.fct_stops")
+    con.execute("alter table marts.t rename to fct_stops")
+    con.execute(
+        "create or replace table marts.dim_agencies as select agency_id, agency_name, "
+        "cast(latitude as double) as latitude from marts.dim_agencies"
+    )
+    con.close()
+    third = publish(warehouse, publish_dir, "r3", reuse=publication.Reuse(second)).path
+    assert verify_release(third) == []
+    assert inode(second, "fct_stops.parquet") == inode(third, "fct_stops.parquet")
+    assert inode(second, "dim_agencies.parquet") != inode(third, "dim_agencies.parquet")
