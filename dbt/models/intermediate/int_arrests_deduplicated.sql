@@ -4,6 +4,9 @@
     The latest load wins; within one load the later file name, then the later row, wins (a file
     that repeats a record means its last line), as in int_stops_deduplicated.
 -#}
+{#- A view: the incremental fct_arrests reads it, so a run of the incremental facts alone
+    (tests/test_incremental.py) sees the latest raw rows. -#}
+{{ config(materialized='view') }}
 with
 
 arrests as (
