@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from importlib import metadata
@@ -126,19 +127,49 @@ def test_severities(manifest_path: Path) -> dict[str, str]:
 
 
 LAST_RUN = TARGET_DIR / "last_run"
+PARTIAL_PARSE = "partial_parse.msgpack"
+
+
+def partial_parse_cache() -> Path:
+    """dbt's partial-parse state for this data folder and engine.
+
+    dbt reparses the whole project (about 6 s) when the connection settings differ from those of
+    its saved state, and the DuckDB settings hold the warehouse's path: the state that `lantern
+    prepare` leaves in dbt/target/ only suits the default warehouse. Each data folder (a bench,
+    a test, a second deployment) keeps its own, so only its first night parses the project
+    whole. dbt still checks every file's hash against the state, so a changed project is parsed
+    again where it changed."""
+    return settings.data_dir() / "dbt" / f"{settings.target()}-{PARTIAL_PARSE}"
+
+
+def _invocation_target(run_id: str) -> Path:
+    """A new target folder for one dbt invocation, seeded with this data folder's parse state."""
+    path = TARGET_DIR / f"lantern_dbt-{run_id[:8]}-{uuid.uuid4().hex[:7]}"
+    path.mkdir(parents=True)
+    cache = partial_parse_cache()
+    source = cache if cache.is_file() else TARGET_DIR / PARTIAL_PARSE
+    if source.is_file():
+        shutil.copyfile(source, path / PARTIAL_PARSE)
+    return path
 
 
 def _tidy_invocation(path: Path) -> None:
     """dagster-dbt gives every dbt invocation its own target folder (about 20 MB: manifest,
     compiled SQL) and never removes it: a year of nights would keep gigabytes. The last
     invocation's run_results.json (every node's status, message, timing and compiled SQL) is
-    kept in dbt/target/last_run/ (moved atomically, so concurrent runs cannot leave a torn file);
-    the folder goes."""
+    kept in dbt/target/last_run/ (moved atomically, so concurrent runs cannot leave a torn file),
+    dbt's parse state in the data folder (`partial_parse_cache`); the folder goes."""
     try:
         LAST_RUN.mkdir(parents=True, exist_ok=True)
         for name in ("run_results.json",):
             if (path / name).is_file():
                 os.replace(path / name, LAST_RUN / name)
+        if (path / PARTIAL_PARSE).is_file():  # replaced atomically (maybe another filesystem)
+            cache = partial_parse_cache()
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            partial = cache.with_name(f".{cache.name}.{uuid.uuid4().hex[:7]}")
+            shutil.copyfile(path / PARTIAL_PARSE, partial)
+            os.replace(partial, cache)
     except OSError:
         pass  # keeping the last artifacts is a convenience; the run's outcome is in Dagster
     finally:
@@ -171,7 +202,12 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         args = ["build", "--exclude-resource-type", "unit_test", "--log-level-file", "none"]
         if config.full_refresh:
             args.append("--full-refresh")
-        invocation = dbt.cli(args, context=context, raise_on_error=False)
+        invocation = dbt.cli(
+            args,
+            context=context,
+            raise_on_error=False,
+            target_path=_invocation_target(context.run_id),
+        )
         try:
             built = 0
             for event in invocation.stream():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, date, datetime, time
@@ -170,16 +171,21 @@ def rows(root: Path, sql: str) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict[str, Path]:
-    """Three builds: raw.incidents empty, after the first load, after the second."""
+    """Three builds: raw.incidents empty, after the first load, after the second. Each is built
+    at the same path with the same target folder (dbt's parse state holds the warehouse path, so
+    only the first build parses the project), then moved to a folder of its own."""
     stages = {}
+    work = tmp_path_factory.mktemp("incidents_build")
     for stage, loads in (("empty", []), ("first", [FIRST_FILES]), ("second", [FIRST_FILES, SECOND_FILE])):  # fmt: skip
-        root = tmp_path_factory.mktemp(f"incidents_{stage}")
-        con = duckdb.connect(str(root / "warehouse.duckdb"))
+        con = duckdb.connect(str(work / "warehouse.duckdb"))
         create_raw_tables(con)
         con.close()
         for load in loads:
-            insert(root / "warehouse.duckdb", load)
-        stages[stage] = (root, dbt(root, "build", *SELECTION))
+            insert(work / "warehouse.duckdb", load)
+        statuses = dbt(work, "build", *SELECTION)
+        root = tmp_path_factory.mktemp(f"incidents_{stage}")
+        shutil.move(work / "warehouse.duckdb", root / "warehouse.duckdb")
+        stages[stage] = (root, statuses)
     return stages
 
 
