@@ -302,45 +302,66 @@ def initial_values(n_races: int, n_geos: int, n_cells: int, num_chains: int, see
     }
 
 
-def fit_cells(
-    cells: pd.DataFrame,
-    settings: FitSettings | None = None,
-    *,
-    race_col: str = "driver_race",
-    geo_col: str = "location_variable",
-    stops_col: str = "num_stops",
-    searches_col: str = "num_searches",
-    hits_col: str = "num_hits",
-    group: str = "",
-) -> tuple[pd.DataFrame, FitDiagnostics]:
-    """Fit one hierarchical model to the cells of one state (or agency); returns the cells with
-    `inferred_threshold` (posterior mean), its 95% credible interval, the race-level threshold
-    and the posterior predictive search and hit rates, plus the fit's diagnostics."""
-    settings = settings or FitSettings()
-    configure_jax()
-    import jax
-    import jax.numpy as jnp
-    from numpyro.diagnostics import split_gelman_rubin
-    from numpyro.infer import MCMC, NUTS
+@dataclass
+class _Prepared:
+    """One group's cells as the model reads them."""
 
-    started = time.perf_counter()
+    cells: pd.DataFrame
+    races: list[str]
+    race: np.ndarray
+    geo: np.ndarray
+    stops: np.ndarray
+    searches: np.ndarray
+    hits: np.ndarray
+
+
+def _prepare(
+    cells: pd.DataFrame,
+    race_col: str,
+    geo_col: str,
+    stops_col: str,
+    searches_col: str,
+    hits_col: str,
+) -> _Prepared:
     cells = cells.reset_index(drop=True)
     races = sorted(cells[race_col].astype(str).unique())
     # The sub-geography with the most stops is pinned at 0, as the paper orders its locations.
     geo_totals = cells.groupby(cells[geo_col].astype(str), sort=False)[stops_col].sum()
     geos = list(geo_totals.sort_values(ascending=False, kind="stable").index)
-    race = jnp.asarray(cells[race_col].astype(str).map(races.index).to_numpy(), dtype=jnp.int32)
-    geo = jnp.asarray(cells[geo_col].astype(str).map(geos.index).to_numpy(), dtype=jnp.int32)
-    stops = jnp.asarray(cells[stops_col].to_numpy(), dtype=jnp.float64)
-    searches = jnp.asarray(cells[searches_col].to_numpy(), dtype=jnp.float64)
-    hits = jnp.asarray(cells[hits_col].to_numpy(), dtype=jnp.float64)
+    return _Prepared(
+        cells=cells,
+        races=races,
+        race=cells[race_col].astype(str).map(races.index).to_numpy(np.int32),
+        geo=cells[geo_col].astype(str).map(geos.index).to_numpy(np.int32),
+        stops=cells[stops_col].to_numpy(np.float64),
+        searches=cells[searches_col].to_numpy(np.float64),
+        hits=cells[hits_col].to_numpy(np.float64),
+    )
 
-    n_races, n_geos = len(races), len(geos)
-    init = initial_values(n_races, n_geos, len(cells), settings.num_chains, settings.seed)
+
+def _n_geos(prepared: _Prepared) -> int:
+    return int(prepared.geo.max()) + 1 if len(prepared.geo) else 0
+
+
+def sample_chains(
+    prepared: _Prepared, settings: FitSettings, chains: Sequence[int]
+) -> dict[str, np.ndarray]:
+    """Draws of the given chains (of `settings.num_chains`), each exactly the chain a run of all
+    chains in sequence draws: chain i starts from key i of the seed's split and from initial
+    values i. So the chains of one fit can be drawn in separate processes. Returns each site's
+    draws with a leading chain axis, and `diverging`."""
+    configure_jax()
+    import jax
+    import jax.numpy as jnp
+    from numpyro.infer import MCMC, NUTS
+
+    n_races, n_geos = len(prepared.races), _n_geos(prepared)
+    init = initial_values(n_races, n_geos, len(prepared.cells), settings.num_chains, settings.seed)
     if n_geos == 1:
         init = {k: v for k, v in init.items() if not k.endswith("_d_raw")}
-    if settings.num_chains == 1:
-        init = {k: v[0] for k, v in init.items()}
+    seed = jax.random.PRNGKey(settings.seed)
+    keys = jax.random.split(seed, settings.num_chains) if settings.num_chains > 1 else [seed]
+    # One single-chain sampler for every chain: compiled once, run once per chain.
     mcmc = MCMC(
         NUTS(
             threshold_model,
@@ -349,25 +370,53 @@ def fit_cells(
         ),
         num_warmup=settings.num_warmup,
         num_samples=settings.num_samples,
-        num_chains=settings.num_chains,
-        chain_method="sequential",
+        num_chains=1,
         progress_bar=False,
     )
-    mcmc.run(
-        jax.random.PRNGKey(settings.seed),
-        race,
-        geo,
-        stops,
-        searches,
-        hits,
-        n_races=n_races,
-        n_geos=n_geos,
-        init_params={k: jnp.asarray(v) for k, v in init.items()},
-        extra_fields=("diverging",),
-    )
-    samples = mcmc.get_samples(group_by_chain=True)
-    flat = {k: v.reshape((-1, *v.shape[2:])) for k, v in samples.items()}
-    if n_geos == 1:
+    drawn: dict[str, list[np.ndarray]] = {}
+    for chain in chains:
+        mcmc.run(
+            keys[chain],
+            jnp.asarray(prepared.race, dtype=jnp.int32),
+            jnp.asarray(prepared.geo, dtype=jnp.int32),
+            jnp.asarray(prepared.stops, dtype=jnp.float64),
+            jnp.asarray(prepared.searches, dtype=jnp.float64),
+            jnp.asarray(prepared.hits, dtype=jnp.float64),
+            n_races=n_races,
+            n_geos=n_geos,
+            init_params={k: jnp.asarray(v[chain]) for k, v in init.items()},
+            extra_fields=("diverging",),
+        )
+        for name, values in mcmc.get_samples().items():
+            drawn.setdefault(name, []).append(np.asarray(values))
+        drawn.setdefault("diverging", []).append(np.asarray(mcmc.get_extra_fields()["diverging"]))
+    return {name: np.stack(values) for name, values in drawn.items()}
+
+
+def summarize(
+    prepared: _Prepared,
+    settings: FitSettings,
+    draws: dict[str, np.ndarray],
+    *,
+    stops_col: str,
+    searches_col: str,
+    hits_col: str,
+    geo_col: str,
+    group: str,
+    started: float,
+) -> tuple[pd.DataFrame, FitDiagnostics]:
+    """The fitted cells and the fit's diagnostics from the draws of every chain."""
+    configure_jax()
+    import jax
+    import jax.numpy as jnp
+    from numpyro.diagnostics import split_gelman_rubin
+
+    cells = prepared.cells
+    race = jnp.asarray(prepared.race, dtype=jnp.int32)
+    geo = jnp.asarray(prepared.geo, dtype=jnp.int32)
+    samples = {k: v for k, v in draws.items() if k != "diverging"}
+    flat = {k: jnp.asarray(v.reshape((-1, *v.shape[2:]))) for k, v in samples.items()}
+    if _n_geos(prepared) == 1:
         flat["phi_d_raw"] = jnp.zeros((flat["t_i_raw"].shape[0], 0))
         flat["lambda_d_raw"] = jnp.zeros((flat["t_i_raw"].shape[0], 0))
 
@@ -384,7 +433,7 @@ def fit_cells(
         if settings.num_chains > 1
         else math.nan
     )
-    divergences = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
+    divergences = int(draws["diverging"].sum())
 
     out = cells.copy()
     out["inferred_threshold"] = threshold.mean(axis=0)
@@ -397,8 +446,8 @@ def fit_cells(
     # Race-level threshold as the paper's generated quantities: for each draw, the mean of the
     # race's cell thresholds weighted by the sub-geography's stops (all races); then its interval.
     geo_stops = cells.groupby(geo_col)[stops_col].transform("sum").to_numpy(float)
-    for r_index in range(len(races)):
-        mask = np.asarray(race) == r_index
+    for r_index in range(len(prepared.races)):
+        mask = prepared.race == r_index
         race_draws = threshold[:, mask] @ (geo_stops[mask] / geo_stops[mask].sum())
         out.loc[mask, "race_threshold"] = race_draws.mean()
         out.loc[mask, "race_threshold_lower"] = np.quantile(race_draws, 0.025)
@@ -414,6 +463,30 @@ def fit_cells(
         hit_rate_rmse=hit_rmse,
     )
     return out, diagnostics
+
+
+def fit_cells(
+    cells: pd.DataFrame,
+    settings: FitSettings | None = None,
+    *,
+    race_col: str = "driver_race",
+    geo_col: str = "location_variable",
+    stops_col: str = "num_stops",
+    searches_col: str = "num_searches",
+    hits_col: str = "num_hits",
+    group: str = "",
+) -> tuple[pd.DataFrame, FitDiagnostics]:
+    """Fit one hierarchical model to the cells of one state (or agency); returns the cells with
+    `inferred_threshold` (posterior mean), its 95% credible interval, the race-level threshold
+    and the posterior predictive search and hit rates, plus the fit's diagnostics."""
+    settings = settings or FitSettings()
+    started = time.perf_counter()
+    prepared = _prepare(cells, race_col, geo_col, stops_col, searches_col, hits_col)
+    draws = sample_chains(prepared, settings, range(settings.num_chains))
+    return summarize(
+        prepared, settings, draws, stops_col=stops_col, searches_col=searches_col,
+        hits_col=hits_col, geo_col=geo_col, group=group, started=started,
+    )  # fmt: skip
 
 
 def ppc_errors(
@@ -455,6 +528,41 @@ def _fit_one(args: tuple) -> tuple[str, pd.DataFrame, dict]:
     return group, fitted, asdict(diagnostics)
 
 
+_COLUMNS = {
+    "race_col": "driver_race",
+    "geo_col": "location_variable",
+    "stops_col": "num_stops",
+    "searches_col": "num_searches",
+    "hits_col": "num_hits",
+}
+
+
+def _prepared(cells: pd.DataFrame, kwargs: dict) -> tuple[_Prepared, dict]:
+    columns = {**_COLUMNS, **{k: v for k, v in kwargs.items() if k in _COLUMNS}}
+    return _prepare(cells, *columns.values()), columns
+
+
+def _sample_one(args: tuple) -> tuple[str, int, dict[str, np.ndarray]]:
+    group, cells, settings, kwargs, chain = args
+    prepared, _ = _prepared(cells, kwargs)
+    return group, chain, sample_chains(prepared, settings, [chain])
+
+
+def _summarize_one(args: tuple) -> tuple[str, pd.DataFrame, dict]:
+    group, cells, settings, kwargs, by_chain, started = args
+    prepared, columns = _prepared(cells, kwargs)
+    draws = {
+        name: np.concatenate([by_chain[chain][name] for chain in sorted(by_chain)])
+        for name in by_chain[min(by_chain)]
+    }
+    fitted, diagnostics = summarize(
+        prepared, settings, draws, stops_col=columns["stops_col"],
+        searches_col=columns["searches_col"], hits_col=columns["hits_col"],
+        geo_col=columns["geo_col"], group=group, started=started,
+    )  # fmt: skip
+    return group, fitted, asdict(diagnostics)
+
+
 def fit_by(
     df: pd.DataFrame,
     by: str = "state",
@@ -465,7 +573,11 @@ def fit_by(
     **kwargs,
 ) -> tuple[pd.DataFrame, list[dict]]:
     """One fit per value of `by`, in `processes` worker processes (largest groups first); the
-    rows come back in the input's order. `progress` is called with each group's diagnostics."""
+    rows come back in the input's order. `progress` is called with each group's diagnostics.
+
+    With fewer groups than processes (a night that refits one agency), each group's chains are
+    drawn in separate processes (`sample_chains`: the same draws as in one process) and then
+    summarised, so no process sits idle."""
     settings = settings or FitSettings()
     if cache_dir:
         configure_jax(cache_dir)
@@ -482,22 +594,41 @@ def fit_by(
         if progress:
             progress(diag)
 
-    if processes <= 1 or len(jobs) == 1:
+    spread = processes > 1 and settings.num_chains > 1 and len(jobs) < processes
+    if not spread and (processes <= 1 or len(jobs) == 1):
         for job in jobs:
             collect(_fit_one(job))
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
+        tasks = len(jobs) * settings.num_chains if spread else len(jobs)
         with ProcessPoolExecutor(
-            max_workers=min(processes, len(jobs)),
+            max_workers=min(processes, tasks),
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_worker_init,
             initargs=(cache_dir,),
         ) as pool:
-            futures = [pool.submit(_fit_one, job) for job in jobs]
-            for future in as_completed(futures):
-                collect(future.result())
+            if not spread:
+                futures = [pool.submit(_fit_one, job) for job in jobs]
+                for future in as_completed(futures):
+                    collect(future.result())
+            else:
+                started = time.perf_counter()  # CLOCK_MONOTONIC: the same clock in every process
+                chains: dict[str, dict[int, dict]] = {group: {} for group, *_ in jobs}
+                sampled = [
+                    pool.submit(_sample_one, (*job, chain))
+                    for job in jobs
+                    for chain in range(settings.num_chains)
+                ]
+                for future in as_completed(sampled):
+                    group, chain, draws = future.result()
+                    chains[group][chain] = draws
+                summaries = [
+                    pool.submit(_summarize_one, (*job, chains[job[0]], started)) for job in jobs
+                ]
+                for future in as_completed(summaries):
+                    collect(future.result())
     fitted = pd.concat(results).sort_values("_row").drop(columns="_row")
     return fitted.reset_index(drop=True), diagnostics
 

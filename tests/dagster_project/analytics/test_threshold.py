@@ -77,6 +77,20 @@ def test_known_thresholds_recovered_within_credible_intervals(synthetic_fit):
     assert diagnostics.divergences <= 5
 
 
+def test_chains_drawn_in_two_processes_equal_the_fit_in_one(synthetic_fit):
+    """One group and two processes (a night that refits one agency): each chain is drawn in its
+    own process; the draws, so every fitted number and diagnostic, are those of the one-process
+    fit (synthetic_fit), not merely close."""
+    counts, _, fitted, diagnostics = synthetic_fit
+    spread, spread_diagnostics = threshold.fit_by(
+        counts, "state", threshold.FitSettings(num_warmup=200, num_samples=200, num_chains=2),
+        processes=2,
+    )  # fmt: skip
+    pd.testing.assert_frame_equal(spread, fitted, check_exact=True)
+    ours = {k: v for k, v in vars(diagnostics).items() if k not in ("seconds", "group")}
+    assert [{k: d[k] for k in ours} for d in spread_diagnostics] == [ours]
+
+
 def test_posterior_predictive_check_matches_observed_rates(synthetic_fit):
     _, _, fitted, diagnostics = synthetic_fit
     # Predicted search rates within 10% of observed ones on average; hit rates within 0.05.
