@@ -32,43 +32,12 @@ value_maps as (
 
 ),
 
--- stop_at converts local clock time in the agency's zone to UTC. Converting each row with the
--- zone taken from a column costs ~2 us in DuckDB's ICU (21-28 s for 10 M rows, measured), so
--- every local hour from the agency's first year to the day after tomorrow is converted once
--- (~80,000 per agency) and the minutes are added back: the same instant, also in the DST gap
--- and the repeated hour (checked). Stops outside that calendar, which fail the date test
--- anyway, are converted row by row.
-utc_hour_starts as (
-
-    select
-        agency_id,
-        local_hour,
-        timezone(time_zone, local_hour) as hour_start_at
-
-    from (
-
-        select
-            agency_id,
-            time_zone,
-            {{ series(
-                'make_timestamp(coalesce(first_year, 2000), 1, 1, 0, 0, 0)',
-                'cast(current_date + 2 as timestamp)',
-                "interval '1 hour'"
-            ) }} as local_hour
-
-        from agencies
-
-    ) as agency_hours
-
-),
-
 mapped as (
 
     select
         stops.*,
         agencies.time_zone,
         agencies.stops_mapping_hash as mapping_hash,
-        utc_hour_starts.hour_start_at,
         {%- for field in value_fields %}
         map_{{ field }}.canonical_value as {{ field }}_mapped{{ ',' if not loop.last }}
         {%- endfor %}
@@ -77,14 +46,6 @@ mapped as (
 
     left join agencies
         on stops._agency_id = agencies.agency_id
-
-    left join utc_hour_starts
-        on stops._agency_id = utc_hour_starts.agency_id
-        and date_trunc(
-            'hour',
-            {{ dbt.safe_cast('stops.stop_date', 'date') }}
-            + {{ dbt.safe_cast('stops.stop_time', 'time') }}
-        ) = utc_hour_starts.local_hour
 
     {{ value_map_joins('stops', value_fields) }}
 
@@ -208,14 +169,9 @@ final as (
         ) as has_unmapped_value,
 
         -- timestamps
-        coalesce(
-            hour_start_at
-            + (
-                (stop_date_cast + stop_time_cast)
-                - date_trunc('hour', stop_date_cast + stop_time_cast)
-            ),
-            timezone(time_zone, stop_date_cast + stop_time_cast)
-        ) as stop_at,
+        -- local clock time in the agency's zone to UTC: one constant-zone branch per agency
+        -- zone (utc_from_local), exact in DST gaps, repeated hours and half-hour shifts
+        {{ utc_from_local('time_zone', 'stop_date_cast + stop_time_cast') }} as stop_at,
 
         -- lineage
         cast(_source_file as varchar) as source_file,
