@@ -182,7 +182,7 @@ def run_suite(
         expectation.description = check.description
         expectations.append(expectation)
     # Given whole to the suite: `add_expectation` compares each new expectation with every one
-    # already added (quadratic, about 1 s for the stops suite), and would silently merge two
+    # already added (quadratic: about 0.1 s of the stops suite's 0.5 s), and would silently merge two
     # checks of ours that differ only in name.
     suite = context.suites.add(gx.ExpectationSuite(name=suite_name, expectations=expectations))
     validation = context.validation_definitions.add(

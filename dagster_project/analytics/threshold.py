@@ -310,6 +310,7 @@ class _Prepared:
 
     cells: pd.DataFrame
     races: list[str]
+    n_geos: int
     race: np.ndarray
     geo: np.ndarray
     stops: np.ndarray
@@ -333,16 +334,13 @@ def _prepare(
     return _Prepared(
         cells=cells,
         races=races,
+        n_geos=len(geos),
         race=cells[race_col].astype(str).map(races.index).to_numpy(np.int32),
         geo=cells[geo_col].astype(str).map(geos.index).to_numpy(np.int32),
         stops=cells[stops_col].to_numpy(np.float64),
         searches=cells[searches_col].to_numpy(np.float64),
         hits=cells[hits_col].to_numpy(np.float64),
     )
-
-
-def _n_geos(prepared: _Prepared) -> int:
-    return int(prepared.geo.max()) + 1 if len(prepared.geo) else 0
 
 
 def sample_chains(
@@ -357,7 +355,7 @@ def sample_chains(
     import jax.numpy as jnp
     from numpyro.infer import MCMC, NUTS
 
-    n_races, n_geos = len(prepared.races), _n_geos(prepared)
+    n_races, n_geos = len(prepared.races), prepared.n_geos
     init = initial_values(n_races, n_geos, len(prepared.cells), settings.num_chains, settings.seed)
     if n_geos == 1:
         init = {k: v for k, v in init.items() if not k.endswith("_d_raw")}
@@ -418,7 +416,7 @@ def summarize(
     geo = jnp.asarray(prepared.geo, dtype=jnp.int32)
     samples = {k: v for k, v in draws.items() if k != "diverging"}
     flat = {k: jnp.asarray(v.reshape((-1, *v.shape[2:]))) for k, v in samples.items()}
-    if _n_geos(prepared) == 1:
+    if prepared.n_geos == 1:
         flat["phi_d_raw"] = jnp.zeros((flat["t_i_raw"].shape[0], 0))
         flat["lambda_d_raw"] = jnp.zeros((flat["t_i_raw"].shape[0], 0))
 
