@@ -91,7 +91,7 @@ def attach_linked(parsed: ParsedFile, mapping: Mapping, paths: dict[str, Path]) 
         for position, (column, texts) in enumerate(link.where.items()):
             params[f"w{index}_{position}"] = texts
             conditions.append(
-                f"trim({quote_ident(column)}) in (select unnest($w{index}_{position}::varchar[]))"
+                f"list_contains($w{index}_{position}::varchar[], trim({quote_ident(column)}))"
             )
         filtered = f"(select * from {alias}_rows where {' and '.join(conditions) or 'true'})"
         values = [c for c in columns if c != link.key]
@@ -177,7 +177,7 @@ def _load(con, table: str, link: LinkedFile, path: Path, mapping: Mapping):
 def _clean(column: str) -> str:
     """A cell as the mapper reads it: trimmed, empty or a null text -> null."""
     cell = f"trim({quote_ident(column)})"
-    return f"(case when upper({cell}) in (select unnest($nulls::varchar[])) then null else nullif({cell}, '') end)"
+    return f"(case when list_contains($nulls::varchar[], upper({cell})) then null else nullif({cell}, '') end)"
 
 
 def _used(params: dict[str, object], sql: str) -> dict[str, object]:

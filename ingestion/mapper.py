@@ -97,7 +97,7 @@ def map_file(
     def value(source: str) -> str:
         trimmed = f"trim({quote_ident(source)})"
         nulls = column_nulls.get(source, null_values)
-        return f"(case when upper({trimmed}) in (select unnest({nulls}::varchar[])) then null else nullif({trimmed}, '') end)"
+        return f"(case when list_contains({nulls}::varchar[], upper({trimmed})) then null else nullif({trimmed}, '') end)"
 
     def describe(field_name: str, source: str) -> str:
         return f"column '{source}' ({field_name})"
@@ -121,7 +121,7 @@ def map_file(
         truthy_param = params.add(truthy)
         if sources:
             anytrue = " or ".join(
-                f"lower({value(s)}) in (select unnest({truthy_param}::varchar[]))" for s in sources
+                f"list_contains({truthy_param}::varchar[], lower({value(s)}))" for s in sources
             )
             allnull = " and ".join(f"{value(s)} is null" for s in sources)
             expr = f"case when {anytrue} then 'true' when {allnull} then null else 'false' end"
@@ -334,7 +334,7 @@ def map_file(
             f"""
             update mapped set {column} = null
             where {column} is not null
-              and coalesce(lower({quote_ident(condition)}) not in (select unnest($truthy::varchar[])), true)
+              and coalesce(not list_contains($truthy::varchar[], lower({quote_ident(condition)})), true)
             """,
             {"truthy": truthy},
         ).fetchone()[0]

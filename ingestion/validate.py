@@ -138,7 +138,7 @@ def _unmapped(con, agency_id: str, mapping: config.Mapping, spec: config.Dataset
             select {quote_ident(name)} as value, count(*) as n, list(_source_row order by _source_row)[1:{MAX_EXAMPLES}]
             from mapped
             where _reject_reason is null and {quote_ident(name)} is not null
-              and lower(trim({quote_ident(name)})) not in (select unnest($known::varchar[]))
+              and not list_contains($known::varchar[], lower(trim({quote_ident(name)})))
             group by all order by n desc
             """,
             {"known": known},

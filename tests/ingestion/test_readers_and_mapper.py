@@ -9,7 +9,7 @@ import pytest
 
 from ingestion import config
 from ingestion.mapper import ContractViolation, map_file
-from ingestion.readers import UnreadableFile, read_csv, read_jsonl
+from ingestion.readers import UnreadableFile, read_csv, read_excel, read_jsonl
 
 LINEAGE = {
     "agency_id": "test_pd",
@@ -173,6 +173,47 @@ def test_jsonl_broken_lines_rejected_with_line_numbers(tmp_path):
         "select id, searched, age, _source_row from src order by 4"
     ).fetchall()
     assert rows == [("1", "true", None, 1), ("3", None, "41", 4)]
+
+
+def test_excel_cells_as_text_with_offsets_blank_rows_and_extra_cells(tmp_path):
+    """The sheet starts at B3 under a title row, has a blank row, a row with a cell beyond the
+    header and every kind of cell value; each is read as the text an analyst would type."""
+    import datetime as dt
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws["B1"] = "Stops export"
+    header = ["id", "when", "age", "ok", None, "note"]
+    records = [
+        [1, dt.datetime(2023, 5, 1, 14, 30), 41.0, True, None, "a"],
+        [2, dt.date(2023, 5, 2), 41.5, False, None, ""],
+        [None, None, None, None, None, None],
+        [3, dt.time(8, 5), 1e20, None, None, "x", "spill"],
+        [4, "2023-05-04", 0.1, None, "  ", None],
+    ]
+    for r, values in enumerate([header, *records], start=3):
+        for c, value in enumerate(values, start=2):
+            ws.cell(row=r, column=c, value=value)
+    path = tmp_path / "a.xlsx"
+    book.save(path)
+    parsed = read_excel(path, skip_rows=2)
+    # column A is empty but part of the sheet: a blank header cell gets a name
+    assert parsed.columns == ["column1", "id", "when", "age", "ok", "column6", "note"]
+    assert parsed.rows_raw == 4  # the blank row is not a record
+    assert [(r.source_row, r.reason) for r in parsed.rejects] == [
+        (7, "too many cells: expected 7, found 8")
+    ]
+    assert parsed.rejects[0].raw_text == "\t3\t08:05:00\t100000000000000000000\t\t\tx\tspill"
+    rows = parsed.con.execute(
+        'select id, "when", age, ok, column6, note, _source_row from src order by _source_row'
+    ).fetchall()
+    assert rows == [
+        ("1", "2023-05-01 14:30:00", "41", "true", None, "a", 4),
+        ("2", "2023-05-02", "41.5", "false", None, None, 5),
+        ("4", "2023-05-04", "0.1", None, None, None, 8),
+    ]
 
 
 def test_empty_file_is_unreadable(tmp_path):
