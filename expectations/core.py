@@ -124,6 +124,36 @@ class SuiteResult:
         ]
 
 
+def merge_results(suite: str, parts: Sequence[SuiteResult]) -> SuiteResult:
+    """One result for a table validated in parts (whole agency-months each): an expectation
+    passes when it passed in every part; its unexpected rows are summed and its examples are
+    the first ones found, in part order."""
+    if len(parts) == 1:
+        return parts[0]
+    merged: dict[str, list[ExpectationOutcome]] = {}
+    for part in parts:
+        for outcome in part.results:
+            merged.setdefault(outcome.name, []).append(outcome)
+    outcomes = []
+    for name, found in merged.items():
+        failed = [o for o in found if not o.success]
+        examples: list[str] = []
+        for outcome in failed:
+            examples += [e for e in outcome.unexpected_examples if e not in examples]
+        outcomes.append(
+            ExpectationOutcome(
+                name=name,
+                column=found[0].column,
+                severity=found[0].severity,
+                success=not failed,
+                unexpected_count=sum(o.unexpected_count for o in found),
+                unexpected_examples=examples[:MAX_EXAMPLES],
+                description=(failed or found)[0].description,
+            )
+        )
+    return SuiteResult.from_outcomes(suite, outcomes, row_count=sum(p.row_count for p in parts))
+
+
 def import_gx() -> ModuleType:
     """Import Great Expectations (slow, ~7 s) with its analytics off."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -262,6 +292,8 @@ def plain(value: Any) -> Any:
             value = value.item()
         except (ValueError, TypeError):
             return str(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)  # a whole number validated as float (an age with nulls) reads as one
     if isinstance(value, str | int | float | bool):
         return value
     return str(value)

@@ -49,6 +49,17 @@ ACTION_FLAGS = ("arrest_made", "citation_issued", "warning_issued")
 # least 50 stops; below either, the month's rates are noise.
 MIN_MONTH_COVERAGE = 0.5
 MIN_MONTH_STOPS = 50
+# A text column with at most this many distinct values is validated as a category (codes).
+CATEGORY_MAX_VALUES = 1000
+
+
+def suite_columns() -> list[str]:
+    """The columns of fct_stops the suite reads: a batch is fetched with these only (lineage,
+    hashes and times would double the frame and every filter GX makes of it)."""
+    columns = [ROW_KEY, "stop_id", "agency_id", "stop_date", "subject_age", "outcome"]
+    columns += [*required_fields("stops"), *code_domains("stops"), *DERIVED_DOMAINS]
+    columns += [*SEARCH_ONLY_COLUMNS, *ACTION_FLAGS, "search_conducted", "search_basis_detail"]
+    return list(dict.fromkeys(columns))
 
 
 def validate_stops(
@@ -81,17 +92,39 @@ def _prepared(
     agency_first_years: Mapping[str, int] | None,
     not_recorded: Mapping[str, set[str]],
 ) -> pd.DataFrame:
-    """The frame GX sees: stop_date as datetime64 (DuckDB gives datetime64, hand-made frames
-    often `date` objects; GX compares either against one bound type only)."""
+    """The frame GX sees, in the dtypes GX's pandas engine handles column-wise.
+
+    stop_date as datetime64[ns] (DuckDB gives datetime64[us], hand-made frames often `date`
+    objects; GX compares dates against its bounds vectorised only in nanoseconds, value by value
+    in Python otherwise), subject_age as float64 (NaN for null: GX's range check is vectorised
+    for float, per value for nullable integers), and text columns as categories or NumPy
+    objects: every row condition filters the whole frame, and taking rows of Arrow-backed
+    strings copies their bytes. On a million stops: 27 s -> about 8 s."""
     frame = df.copy(deep=False)
     if "stop_date" in frame.columns:
-        frame["stop_date"] = pd.to_datetime(frame["stop_date"], errors="coerce")
+        frame["stop_date"] = pd.to_datetime(frame["stop_date"], errors="coerce").astype(
+            "datetime64[ns]"
+        )
+    if "subject_age" in frame.columns:
+        frame["subject_age"] = pd.to_numeric(frame["subject_age"], errors="coerce").astype(
+            "float64"
+        )
+    for column in frame.columns:
+        if column == "stop_date" or not pd.api.types.is_string_dtype(frame[column].dtype):
+            continue
+        values = frame[column]
+        if values.nunique(dropna=True) <= CATEGORY_MAX_VALUES:
+            frame[column] = values.astype("category")
+        else:
+            frame[column] = values.astype(object)
     if agency_first_years is not None and "agency_id" in frame.columns:
         first_dates = {
             agency: pd.Timestamp(year=int(year), month=1, day=1)
             for agency, year in agency_first_years.items()
         }
-        frame["_agency_first_date"] = pd.to_datetime(frame["agency_id"].map(first_dates))
+        frame["_agency_first_date"] = pd.to_datetime(
+            frame["agency_id"].astype(object).map(first_dates)
+        ).astype("datetime64[ns]")
     # A required field an agency declares not_recorded is checked for every other agency only.
     for column in required_fields("stops"):
         skipped = [a for a, fields in not_recorded.items() if column in fields]
@@ -251,7 +284,9 @@ def month_outcomes(frame: pd.DataFrame, today: date) -> list[ExpectationOutcome]
             ExpectationOutcome(volume_name, "stop_id", WARN, False, 0, [], reason),
         ]
     dated = frame[frame["stop_date"].notna()]
-    month = pd.to_datetime(dated["stop_date"]).dt.strftime("%Y-%m")
+    stop_date = pd.to_datetime(dated["stop_date"])
+    # grouped on a number (formatting a million dates as text costs seconds), named after
+    month = stop_date.dt.year * 100 + stop_date.dt.month
     race = dated["subject_race"]
     known = (race.notna() & (race != "unknown")).astype("int64")
     stop_key = dated["stop_id"] if "stop_id" in dated.columns else dated.index.to_series()
@@ -264,6 +299,7 @@ def month_outcomes(frame: pd.DataFrame, today: date) -> list[ExpectationOutcome]
         .reset_index()
         .sort_values(["agency_id", "month"])
     )
+    months["month"] = [f"{m // 100:04d}-{m % 100:02d}" for m in months["month"]]
     months["coverage"] = months["known"] / months["rows"]
 
     thin_race = months[months["coverage"] < MIN_MONTH_COVERAGE]

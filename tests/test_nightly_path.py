@@ -1087,3 +1087,24 @@ def test_a_broken_link_fails_its_relationships_test(scenario, tmp_path):
         "relationships_fct_bwc_recordings_call_id",
         "relationships_fct_use_of_force_incidents_call_id",
     ], statuses
+
+
+def test_stops_suite_in_parts_equals_the_suite_on_the_whole_batch(scenario):
+    """A full night's batch is all history: the stops suite validates it in parts of whole
+    agency-months (bounded memory); the merged result is the one-part result."""
+    from dagster_project.defs import quality
+
+    con = duckdb.connect(str(scenario["warehouse"]), read_only=True)
+    try:
+        months = con.execute(quality.BATCH_MONTHS_SQL).fetchall()
+        whole = quality.validate_stops_batch(con, part_rows=10**9)
+        logged = []
+        parted = quality.validate_stops_batch(con, part_rows=4_000, log=logged.append)
+    finally:
+        con.close()
+    assert sum(m[2] for m in months) == whole.row_count == parted.row_count > 30_000
+    assert len(logged) == len(quality.batch_parts(months, 4_000)) >= 8
+    assert [(r.name, r.success, r.unexpected_count) for r in parted.results] == [
+        (r.name, r.success, r.unexpected_count) for r in whole.results
+    ]
+    assert parted.success_blocking and whole.success_blocking

@@ -1,5 +1,7 @@
 """Great Expectations suites as blocking asset checks on the public facts."""
 
+import os
+
 import dagster as dg
 
 from dagster_project import warehouse
@@ -10,7 +12,7 @@ FCT_ARRESTS = dg.AssetKey(["marts", "fct_arrests"])
 
 # The batch to validate: whole agency-months touched by the latest load (the GX month rules need
 # whole months), so a nightly run validates what it brought, not all history (issue 7).
-LATEST_BATCH_SQL = """
+TOUCHED_MONTHS_SQL = """
 with latest as (
     select max(load_id) as load_id from raw.files where status = 'loaded'
 ),
@@ -19,12 +21,52 @@ touched as (
     from marts.fct_stops
     where load_id = (select load_id from latest)
 )
-select fct_stops.*
+"""
+# Its agency-months with their rows, in order: the parts it is validated in.
+BATCH_MONTHS_SQL = (
+    TOUCHED_MONTHS_SQL
+    + """
+select touched.agency_id, touched.month, count(*) as stops
 from marts.fct_stops as fct_stops
 join touched
     on fct_stops.agency_id = touched.agency_id
     and date_trunc('month', fct_stops.stop_date) = touched.month
+group by touched.agency_id, touched.month
+order by touched.agency_id, touched.month
 """
+)
+# One part: the suite's columns of the batch's agency-months from (agency, month) to (agency, month).
+BATCH_PART_SQL = (
+    TOUCHED_MONTHS_SQL
+    + """
+select {columns}
+from marts.fct_stops as fct_stops
+join touched
+    on fct_stops.agency_id = touched.agency_id
+    and date_trunc('month', fct_stops.stop_date) = touched.month
+where (touched.agency_id > ? or (touched.agency_id = ? and touched.month >= ?))
+  and (touched.agency_id < ? or (touched.agency_id = ? and touched.month <= ?))
+"""
+)
+# Rows of fct_stops held in pandas at once: a full run's batch is all history (10 million rows
+# are ~2.5 GB as a frame, more under GX's filters), validated in parts of whole agency-months.
+STOPS_PART_ROWS = 1_000_000
+
+
+def batch_parts(months: list[tuple], limit: int = STOPS_PART_ROWS) -> list[tuple]:
+    """Consecutive (agency, month, rows) groups packed into parts of at most `limit` rows (an
+    agency-month larger than that is a part alone): [(first agency, month, last agency, month)]."""
+    parts, start, rows = [], None, 0
+    for index, (*_, count) in enumerate(months):
+        if start is not None and rows + count > limit:
+            parts.append((*months[start][:2], *months[index - 1][:2]))
+            start, rows = None, 0
+        if start is None:
+            start = index
+        rows += count
+    if start is not None:
+        parts.append((*months[start][:2], *months[-1][:2]))
+    return parts
 
 
 def _suite_result(context, asset_key: str, check_name: str, result, rows: int):
@@ -69,16 +111,43 @@ def _suite_result(context, asset_key: str, check_name: str, result, rows: int):
     "dates, OPP search logic (blocking); coverage and volume per agency-month (warn).",
 )
 def gx_stops_suite(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    from expectations.stops import validate_stops
-
     with warehouse.connect(read_only=True) as con:
-        frame = con.execute(LATEST_BATCH_SQL).df()
+        result = validate_stops_batch(con, log=context.log.info)
+    return _suite_result(context, "marts/fct_stops", "gx_stops_suite", result, result.row_count)
+
+
+def validate_stops_batch(con, part_rows: int | None = None, log=None):
+    """The stops suite on the latest load's agency-months, in parts of at most `part_rows` rows
+    (default STOPS_PART_ROWS, or LANTERN_STOPS_PART_ROWS), its results merged into one."""
+    from expectations.core import merge_results
+    from expectations.stops import SUITE_NAME, suite_columns, validate_stops
+
+    part_rows = part_rows or int(os.environ.get("LANTERN_STOPS_PART_ROWS", STOPS_PART_ROWS))
     first_years = {a: config.load_agency(a).first_year for a in config.agency_ids()}
     not_recorded = {
         a: set(config.load_mapping(a, "stops").not_recorded) for a in config.onboarded("stops")
     }
-    result = validate_stops(frame, agency_first_years=first_years, not_recorded=not_recorded)
-    return _suite_result(context, "marts/fct_stops", "gx_stops_suite", result, len(frame))
+    columns = ", ".join(f"fct_stops.{c}" for c in suite_columns())
+    sql = BATCH_PART_SQL.format(columns=columns)
+    parts = batch_parts(con.execute(BATCH_MONTHS_SQL).fetchall(), part_rows)
+    results = []
+    for number, (agency_a, month_a, agency_b, month_b) in enumerate(parts, start=1):
+        frame = con.execute(sql, [agency_a, agency_a, month_a, agency_b, agency_b, month_b]).df()
+        if len(parts) > 1 and log:
+            log(
+                f"stops suite, part {number} of {len(parts)}: {len(frame):,} rows "
+                f"({agency_a} {month_a:%Y-%m} to {agency_b} {month_b:%Y-%m})"
+            )
+        results.append(
+            validate_stops(frame, agency_first_years=first_years, not_recorded=not_recorded)
+        )
+        del frame
+    if not parts:  # the latest load brought no stops: the suite runs on no rows
+        frame = con.execute(f"select {columns} from marts.fct_stops as fct_stops where 1 = 0").df()
+        results.append(
+            validate_stops(frame, agency_first_years=first_years, not_recorded=not_recorded)
+        )
+    return merge_results(SUITE_NAME, results)
 
 
 # The arrests the latest load brought (the arrests suite has no month rules, so no whole months).

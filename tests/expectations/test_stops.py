@@ -230,3 +230,36 @@ def test_stop_before_agency_first_year_is_blocking(stops: pd.DataFrame) -> None:
 
     assert result.outcome("stop_date_not_before_first_year").unexpected_count == 1
     assert [r.name for r in result.blocking_failures] == ["stop_date_not_before_first_year"]
+
+
+def test_results_of_parts_merge_into_the_result_of_the_whole(stops: pd.DataFrame) -> None:
+    """Validated per agency (as a large batch is, in parts of whole agency-months), then merged:
+    the verdicts and counts of the whole batch, faults in both parts included."""
+    from expectations.core import merge_results
+    from expectations.stops import SUITE_NAME
+
+    birch = int(stops.index[stops["agency_id"] == "birch_so"][5])
+    stops.loc[[5, birch], "subject_race"] = "martian"  # one in each agency
+    stops.loc[7, "subject_age"] = 130
+    thin = stops["agency_id"].eq("birch_so") & (stops["stop_date"].dt.month == 2)
+    stops.loc[thin, "subject_race"] = "unknown"
+    assert stops.loc[[5, birch], "agency_id"].tolist() == list(AGENCIES)
+
+    whole = validate_stops(stops, today=TODAY)
+    parts = [validate_stops(stops[stops["agency_id"] == a], today=TODAY) for a in AGENCIES]
+    merged = merge_results(SUITE_NAME, parts)
+
+    verdicts = [(r.name, r.severity, r.success, r.unexpected_count) for r in merged.results]
+    assert verdicts == [(r.name, r.severity, r.success, r.unexpected_count) for r in whole.results]
+    assert failed(merged) == {
+        "subject_race_in_domain": BLOCKING,
+        "subject_age_in_range": BLOCKING,
+        "subject_race_coverage_by_month": WARN,
+    }
+    assert merged.outcome("subject_race_in_domain").unexpected_count == 2
+    assert sorted(merged.outcome("subject_race_in_domain").unexpected_examples) == sorted(
+        whole.outcome("subject_race_in_domain").unexpected_examples
+    )
+    assert '"subject_age": 130' in merged.outcome("subject_age_in_range").unexpected_examples[0]
+    assert merged.row_count == whole.row_count == len(stops)
+    assert not merged.success_blocking
