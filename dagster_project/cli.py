@@ -50,18 +50,20 @@ def run_pipeline(
     import dagster as dg
 
     from dagster_project.definitions import defs
-    from dagster_project.defs.automation import QUIET_TAG, night_request
+    from dagster_project.defs.automation import NARROW_TAG, QUIET_TAG, night_request
     from dagster_project.defs.ingestion import partition_keys, partition_range_tags
 
     started = datetime.now(UTC)
+    definitions = defs()
     if agencies:
         # One run over the range of agency partitions holding `agencies`; never quiet, and not
         # a complete night (the next night is a full one).
         chosen = [a for a in agencies if a in partition_keys()]
         selection, tags = None, partition_range_tags(chosen or None)
     else:
-        selection, tags = night_request(force=force or full_refresh)
-    definitions = defs()
+        selection, tags = night_request(
+            force=force or full_refresh, asset_graph=definitions.resolve_asset_graph()
+        )
     job = definitions.resolve_job_def("nightly")
     ops = {"lantern_dbt": {"config": {"full_refresh": full_refresh}}}
     if selection is None:
@@ -80,6 +82,7 @@ def run_pipeline(
         )
     summary = run_summary(result.run_id, started, result.success)
     summary["quiet"] = tags.get(QUIET_TAG) == "true"
+    summary["narrow"] = tags.get(NARROW_TAG, "")
     print(format_summary(summary))
     return 0 if summary["published"] else 1
 
@@ -181,6 +184,14 @@ def format_summary(s: dict) -> str:
                 "rechecked, the other tables and checks carried over (--force runs every step)"
             ]
             if s.get("quiet")
+            else []
+        ),
+        *(
+            [
+                f"  narrow:    only files of {s['narrow'].replace(',', ', ')} changed: what they "
+                "feed rebuilt, the other tables and checks carried over (--force runs every step)"
+            ]
+            if s.get("narrow")
             else []
         ),
         f"  agencies:  {len(s['agencies'])} ({', '.join(s['agencies'])})",

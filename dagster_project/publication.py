@@ -79,10 +79,10 @@ class Release:
 class Reuse:
     """What a release may take from an earlier one instead of exporting again: hard links to the
     earlier release's files of a table whose published rows are the same (the same content
-    fingerprint, recorded in each release.json), or, with `changed` given, of every table not in
-    it without looking (a quiet night, when nothing was loaded and nothing changed since
-    `release` but the freshness mart; dagster_project/defs/automation.py). A table in `changed`,
-    or whose columns or types differ from the earlier release's, is exported anyway."""
+    fingerprint, recorded in each release.json), and, with `changed` given, of every table not
+    in it without looking (a quiet or narrow night, which rebuilt only the tables in `changed`;
+    dagster_project/defs/automation.py). A table whose columns or types differ from the earlier
+    release's is exported anyway."""
 
     release: Path
     changed: frozenset[str] | None = None
@@ -383,7 +383,9 @@ def _write_release(
             schemas[full.name] = [
                 _frictionless_field(name, types[name], full.columns[name]) for name in types
             ]
-            fingerprints[full.name] = content_fingerprint(con, full)
+            fingerprints[full.name] = earlier.carried_fingerprint(full.name) or content_fingerprint(
+                con, full
+            )
             linked = earlier.link(full.name, schemas[full.name], data, fingerprints[full.name])
             row_counts[full.name] = linked if linked is not None else export_table(con, full, data)
 
@@ -430,16 +432,22 @@ class _Earlier:
             log.warning("release %s not reusable (%s): every table exported", reuse.release, exc)
             self.reuse = None
 
+    def carried_fingerprint(self, name: str) -> str | None:
+        """The earlier release's fingerprint of a table outside `changed` (taken as it is,
+        without a scan), or None: the table's rows are fingerprinted."""
+        if self.reuse is None or self.reuse.changed is None or name in self.reuse.changed:
+            return None
+        return self.fingerprints.get(name)
+
     def link(self, name: str, fields: list, data_dir: Path, fingerprint: str) -> int | None:
-        """Hard-link `name`'s Parquet and CSV from the earlier release when allowed (its rows
-        the same, or a quiet night's table outside `changed`) and its fields are the same;
-        returns its row count, or None to export it."""
+        """Hard-link `name`'s Parquet and CSV from the earlier release when its rows are the
+        same (the same fingerprint, or a table outside `changed`) and its fields too; returns
+        its row count, or None to export it."""
         if self.reuse is None:
             return None
-        if self.reuse.changed is None:
-            allowed = self.fingerprints.get(name) == fingerprint
-        else:
-            allowed = name not in self.reuse.changed
+        allowed = self.fingerprints.get(name) == fingerprint or (
+            self.reuse.changed is not None and name not in self.reuse.changed
+        )
         if not allowed or name not in self.row_counts or self.fields.get(name) != fields:
             return None
         sources = [self.reuse.release / DATA_DIR / f"{name}.{fmt}" for fmt in ("parquet", "csv")]

@@ -1,16 +1,19 @@
 """Incremental nights equal a full rebuild (issue 7, point 3), with the real nightly job.
 
-One module-scoped history in a temporary data folder: the demo exports arrive over two nights
+One module-scoped history in a temporary data folder: the demo exports arrive over three nights
 (the real Dagster job each night: dlt -> incremental dbt -> quality gate -> publication):
 1. most files;
-2. every export of cedar_pd; a byte-identical copy of a loaded file
-   under a new name (skipped as a duplicate); a correction file re-sending two alder stops with
-   another stop type, and a later-named file of the same load correcting the first back; alder's
-   H2 export re-sent under its name, shrunk (three records left out, which stay) and with one
-   stop corrected; an arrests correction file with one corrected arrest and one re-sent arrest
-   whose date does not parse (rejected: the earlier version stays).
-Then `lantern run --full-refresh` (no new files) rebuilds every incremental model from all of raw,
-and every table of the two releases must be identical, row for row.
+2. every export of cedar_pd; a byte-identical copy of a loaded file under a new name (skipped as
+   a duplicate); an arrests correction file with one corrected arrest and one re-sent arrest
+   whose date does not parse (rejected: the earlier version stays);
+3. stops only, so a narrow night (defs/automation.py: what the stops feed is rebuilt, the rest
+   carried from the release before): a correction file re-sending two alder stops with another
+   stop type, and a later-named file of the same load correcting the first back; alder's H2
+   export re-sent under its name, shrunk (three records left out, which stay) and with one stop
+   corrected.
+Then `lantern run --full-refresh` (no new files) rebuilds every incremental model from all of raw
+and every table, and every table of the narrow night's release and the rebuild's must be
+identical, row for row.
 
 Last, on that state, one more load (real dlt) corrects one stop and one arrest, and `dbt run` of
 the incremental facts must touch those two rows only: a row of an older load that was altered in
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -157,23 +161,10 @@ def history(tmp_path_factory):
                 deliver(relative)
         night()
 
-        # night 2: the later exports and a byte-identical copy of H1 (a duplicate); two H1 stops
-        # corrected, the first of them corrected back in a later-named file of the same load; H2
-        # re-sent under its name, shrunk and with one stop corrected; an arrest corrected and an
-        # arrest re-sent with a date that does not parse (rejected)
+        # night 2: the later exports and a byte-identical copy of H1 (a duplicate); an arrest
+        # corrected and an arrest re-sent with a date that does not parse (rejected)
         for relative in [H1_RESENT, *(r for r in every if r.startswith(LATER_AGENCY))]:
             deliver(relative)
-        h1 = _good_lines(source, manifest, H1)
-        corrected_h1 = [_corrected(line) for line in h1[:2]]
-        _write(landing / STOP_CORRECTIONS, _lines(source / H1)[0], corrected_h1)
-        _write(landing / STOP_CORRECTIONS_B, _lines(source / H1)[0], [h1[0]])
-        out["corrected_h1"] = [_record_id(line) for line in corrected_h1]
-        h2 = _good_lines(source, manifest, H2)
-        kept = h2[:-LEFT_OUT]
-        kept[5] = _corrected(kept[5])
-        _write(landing / H2, _lines(source / H2)[0], kept)
-        out["corrected_h2"] = _record_id(kept[5])
-        out["left_out"] = [_record_id(line) for line in h2[-LEFT_OUT:]]
         arrests = _good_lines(source, manifest, ARRESTS)
         fixed = _corrected(arrests[0])
         broken = arrests[1].split(b",")
@@ -185,6 +176,22 @@ def history(tmp_path_factory):
         out["rejected_arrest"] = _record_id(arrests[1])
         night()
 
+        # night 3, stops only (a narrow night): two H1 stops corrected, the first of them
+        # corrected back in a later-named file of the same load; H2 re-sent under its name,
+        # shrunk and with one stop corrected
+        h1 = _good_lines(source, manifest, H1)
+        corrected_h1 = [_corrected(line) for line in h1[:2]]
+        _write(landing / STOP_CORRECTIONS, _lines(source / H1)[0], corrected_h1)
+        _write(landing / STOP_CORRECTIONS_B, _lines(source / H1)[0], [h1[0]])
+        out["corrected_h1"] = [_record_id(line) for line in corrected_h1]
+        h2 = _good_lines(source, manifest, H2)
+        kept = h2[:-LEFT_OUT]
+        kept[5] = _corrected(kept[5])
+        _write(landing / H2, _lines(source / H2)[0], kept)
+        out["corrected_h2"] = _record_id(kept[5])
+        out["left_out"] = [_record_id(line) for line in h2[-LEFT_OUT:]]
+        night()
+
         # the full rebuild: nothing new to load, every incremental model rebuilt from raw
         night(full_refresh=True)
         yield out
@@ -194,10 +201,11 @@ def history(tmp_path_factory):
 
 
 def test_every_night_published(history):
-    assert history["rc"] == [0, 0, 0], "\n".join(history["summaries"])
-    assert len(set(history["releases"])) == 3
-    # two loads; the rebuild loaded nothing
-    assert history["loads"][0] != history["loads"][1] == history["loads"][2]
+    assert history["rc"] == [0, 0, 0, 0], "\n".join(history["summaries"])
+    assert len(set(history["releases"])) == 4
+    # three loads of stops; the rebuild loaded nothing
+    loads = history["loads"]
+    assert len(set(loads[:3])) == 3 and loads[2] == loads[3]
 
 
 def test_the_history_holds_every_case(history):
@@ -225,11 +233,38 @@ def test_the_history_holds_every_case(history):
     assert arrest_versions == [(history["corrected_arrest"], 2)]
 
 
+def test_a_stops_only_night_is_narrow(history):
+    """Night 3 brought stops only: it rebuilt and checked again what the stops feed, and took
+    every other table (hard links) and check from night 2's release."""
+    summary, before, after = history["summaries"][2], *history["releases"][1:3]
+    assert "narrow:    only files of stops changed" in summary
+    assert "narrow:" not in history["summaries"][3]  # the rebuild is a full night
+
+    def inode(release: Path, table: str) -> int:
+        return (release / "data" / f"{table}.parquet").stat().st_ino
+
+    for table in ("fct_calls_for_service", "fct_arrests", "fct_bwc_recordings", "dim_agencies"):
+        assert inode(before, table) == inode(after, table), table
+    for table in ("fct_stops", "mart_quality_record_versions", "mart_quality_files"):
+        assert inode(before, table) != inode(after, table), table
+    checks = json.loads((after / "checks.json").read_text())
+    carried = {c["asset_key"] for c in checks if c.get("carried_from_release") == before.name}
+    checked = {c["asset_key"] for c in checks if "carried_from_release" not in c}
+    assert {"marts/fct_calls_for_service", "marts/fct_arrests"} <= carried
+    assert {"marts/fct_stops", "marts/mart_search_rates", "raw/files"} <= checked
+    assert not carried & checked
+    every = {(c["asset_key"], c["check_name"]) for c in checks}
+    assert every == {
+        (c["asset_key"], c["check_name"])
+        for c in json.loads((history["releases"][3] / "checks.json").read_text())
+    }
+
+
 def test_incremental_history_equals_full_rebuild(history):
-    """Every published table (facts, dimensions, analytics, quality report) of the second night's
-    incremental release equals the full rebuild's, column types and rows."""
-    incremental = release_tables(history["releases"][1])
-    rebuilt = release_tables(history["releases"][2])
+    """Every published table (facts, dimensions, analytics, quality report) of the narrow third
+    night's incremental release equals the full rebuild's, column types and rows."""
+    incremental = release_tables(history["releases"][2])
+    rebuilt = release_tables(history["releases"][3])
     assert len(incremental) >= 40
     assert sorted(incremental) == sorted(rebuilt)
     differing = [name for name in incremental if incremental[name] != rebuilt[name]]
@@ -251,10 +286,10 @@ def test_incremental_facts_hold_the_latest_versions(history):
             [[first, second, history["corrected_h2"], *history["left_out"]]],
         )
     }
-    night_1, night_2 = history["loads"][:2]
-    assert stops[first] == (STOP_CORRECTIONS_B, night_2)
-    assert stops[second] == (STOP_CORRECTIONS, night_2)
-    assert stops[history["corrected_h2"]] == (H2, night_2)
+    night_1, night_3 = history["loads"][0], history["loads"][2]
+    assert stops[first] == (STOP_CORRECTIONS_B, night_3)
+    assert stops[second] == (STOP_CORRECTIONS, night_3)
+    assert stops[history["corrected_h2"]] == (H2, night_3)
     assert {stops[r] for r in history["left_out"]} == {(H2, night_1)}  # kept, from the first H2
     arrests = dict(
         query(

@@ -107,6 +107,19 @@ def build_publish_asset(
                 f"quiet night: the tables other than {sorted(automation.QUIET_REBUILT)}, the "
                 f"checks and the reports of release {previous.name} carried over"
             )
+        elif tags.get(automation.NARROW_TAG):
+            previous = _narrow_release(tags)
+            selected = context.run.asset_selection or set()
+            rebuilt = frozenset(
+                m["name"] for m in models if dg.AssetKey([m["schema"], m["name"]]) in selected
+            )
+            checks = carried_checks(previous, checks)
+            reuse = Reuse(previous, rebuilt)
+            context.log.info(
+                f"narrow night (new files of {tags[automation.NARROW_TAG]}): "
+                f"{len(rebuilt)} of {len(models)} tables rebuilt; the others and their checks "
+                f"carried from release {previous.name}"
+            )
         blocked = [c for c in checks if c["severity"] == "blocking" and not c["passed"]]
         if blocked:
             # Dagster already skips this asset when a blocking check fails; this guards against a
@@ -127,8 +140,9 @@ def build_publish_asset(
             extras=extras,
             reuse=reuse,
         )
-        if automation.STATE_TAG in tags:  # a complete run: the next night may be quiet
-            automation.record_publication(tags[automation.STATE_TAG], published.path)
+        if automation.STATE_TAG in tags:  # a complete run: the next night may be quiet or narrow
+            parts = automation.NightState.from_json(tags.get(automation.STATE_PARTS_TAG, ""))
+            automation.record_publication(parts or tags[automation.STATE_TAG], published.path)
         context.log.info(f"published release {published.path}")
         return dg.MaterializeResult(
             metadata={
@@ -141,10 +155,27 @@ def build_publish_asset(
     return release
 
 
+def _narrow_release(tags: dict[str, str]) -> Path:
+    """The release a narrow night carries tables and checks from: still current, and the one
+    the night's selection was made against (the same setup, the same changed datasets)."""
+    from dagster_project.defs import automation
+
+    state = automation.NightState.from_json(tags.get(automation.STATE_PARTS_TAG, ""))
+    found = automation.narrow_release(state) if state is not None else None
+    if found is None or ",".join(found[1]) != tags[automation.NARROW_TAG]:
+        raise dg.Failure(
+            "narrow-night run, but the current release or the setup changed since the run "
+            "started (another run published, or the code or configuration changed): run "
+            "`lantern run` again"
+        )
+    return found[0]
+
+
 def carried_checks(previous: Path, checks: list[dict]) -> list[dict]:
-    """A quiet night's gate: the checks of the release it republishes, each marked with the
-    release it comes from, with what this run checked again (the freshness mart's dbt tests)
-    in place of the earlier outcome."""
+    """A quiet or narrow night's gate: the checks of the release it builds on, each marked with
+    the release it comes from, with what this run checked again (a quiet night: the freshness
+    mart's dbt tests; a narrow night: the checks of every asset it rebuilt) in place of the
+    earlier outcome."""
     from dagster_project.publication import CHECKS
 
     rechecked = {(c["asset_key"], c["check_name"]) for c in checks}

@@ -120,7 +120,7 @@ def night(tmp_path, monkeypatch):
     release = tmp_path / "publish" / "20260101T000000000000Z"
     release.mkdir(parents=True)
     (tmp_path / "publish" / "current").symlink_to(release.name)
-    automation.record_publication(automation.night_state(), release)
+    automation.record_publication(automation.night_parts(), release)
     return {"landed": landed, "release": release, "automation": automation}
 
 
@@ -182,12 +182,44 @@ def test_the_schedule_asks_for_the_quiet_selection_on_a_quiet_night(definitions,
     assert quiet.tags[automation.QUIET_TAG] == "true"
     assert not any("partition" in k for k in quiet.tags)
     night["landed"].write_text("x\ny\n")
-    with dg.build_schedule_context() as context:
+    with dg.build_schedule_context() as context:  # no code location: no narrow night planned
         full = schedule.evaluate_tick(context).run_requests[0]
     assert full.asset_selection is None
-    assert automation.QUIET_TAG not in full.tags
+    assert automation.QUIET_TAG not in full.tags and automation.NARROW_TAG not in full.tags
     assert full.tags[automation.STATE_TAG] == automation.night_state()
     assert "dagster/asset_partition_range_start" in full.tags
+
+
+def test_a_night_with_only_new_files_is_narrow(definitions, night, monkeypatch):
+    """Only a stops file changed since the release, from the same setup: the schedule asks for
+    the raw layer and what the stops feed, not the tables of the other record types; a setting
+    changed too: a full night."""
+    automation = night["automation"]
+    schedule = definitions.resolve_schedule_def("nightly_schedule")
+    night["landed"].write_text("x\ny\n")
+    with dg.build_schedule_context(repository_def=definitions.get_repository_def()) as context:
+        narrow = schedule.evaluate_tick(context).run_requests[0]
+    assert narrow.tags[automation.NARROW_TAG] == "stops"
+    assert "dagster/asset_partition_range_start" in narrow.tags
+    keys = {key.to_user_string() for key in narrow.asset_selection}
+    assert {
+        "raw/stops",
+        "raw/arrests",
+        "raw/files",
+        "marts/fct_stops",
+        "marts/mart_search_rates",
+    } <= keys
+    assert {"marts/mart_quality_files", "marts/mart_quality_freshness", "publish/release"} <= keys
+    assert {"marts/fct_calls_for_service", "marts/fct_arrests", "marts/dim_agencies"}.isdisjoint(
+        keys
+    )
+    # the same request from the state parts the publication will record
+    parts = automation.NightState.from_json(narrow.tags[automation.STATE_PARTS_TAG])
+    assert parts == automation.night_parts() and parts.digest == narrow.tags[automation.STATE_TAG]
+    monkeypatch.setenv("LANTERN_SALT", "another-salt")
+    with dg.build_schedule_context(repository_def=definitions.get_repository_def()) as context:
+        full = schedule.evaluate_tick(context).run_requests[0]
+    assert full.asset_selection is None and automation.NARROW_TAG not in full.tags
 
 
 def test_the_nightly_job_hands_freed_memory_back_after_each_step(definitions):
