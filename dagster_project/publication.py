@@ -357,7 +357,9 @@ def _write_release(
                 warehouse.duckdb_copy([(table.schema, table.name) for table in tables])
             )
         else:
-            con = duckdb.connect(str(warehouse_path), read_only=True)
+            con = duckdb.connect(
+                str(warehouse_path), read_only=True, config=settings.duckdb_config()
+            )
             stack.callback(con.close)
         resolved: list[tuple[PublicTable, dict[str, str]]] = []
         for table in tables:

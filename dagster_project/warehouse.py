@@ -72,7 +72,7 @@ class PostgresCursor:
         """The rows as the pandas frame DuckDB's `.df()` gives for the same table (same dtypes:
         the suites and fits see one frame whatever the warehouse)."""
         columns = [(d[0], _OID_TYPES.get(d[1], "VARCHAR")) for d in self._cursor.description]
-        con = duckdb.connect()
+        con = duckdb.connect(config=settings.duckdb_config(in_memory=True))
         try:
             return _typed_relation(con, columns, self._cursor.fetchall()).df()
         finally:
@@ -127,7 +127,7 @@ def connect(read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection | Pos
     else:
         path = settings.warehouse_path()
         path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(str(path), read_only=read_only, config=settings.duckdb_config())
     try:
         yield con
     finally:
@@ -237,7 +237,7 @@ def copy_into_duckdb(
 def duckdb_copy(tables: Iterable[tuple[str, str]]) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB holding copies of the given (schema, table)s of the PostgreSQL
     warehouse, for the steps that run on DuckDB whatever the warehouse (fits, file writer)."""
-    target = duckdb.connect()
+    target = duckdb.connect(config=settings.duckdb_config(in_memory=True))
     target.execute("set TimeZone = 'UTC'")
     try:
         with connect(read_only=True) as source:

@@ -652,7 +652,11 @@ def make_pipeline() -> dlt.Pipeline:
     else:
         warehouse = settings.warehouse_path()
         warehouse.parent.mkdir(parents=True, exist_ok=True)
-        destination = dlt.destinations.duckdb(str(warehouse))
+        from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+        destination = dlt.destinations.duckdb(
+            DuckDbCredentials(str(warehouse), global_config=settings.duckdb_config())
+        )
     settings.data_dir().mkdir(parents=True, exist_ok=True)
     return dlt.pipeline(
         pipeline_name="lantern",

@@ -26,6 +26,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingestion import settings
+
 log = logging.getLogger(__name__)
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -58,7 +60,7 @@ class UnreadableFile(Exception):
 
 def _connect() -> duckdb.DuckDBPyConnection:
     """A private in-memory database for one file; no progress bar on the user's terminal."""
-    con = duckdb.connect()
+    con = duckdb.connect(config=settings.duckdb_config(in_memory=True))
     con.execute("set enable_progress_bar = false")
     return con
 

@@ -87,6 +87,27 @@ def postgres_dsn() -> str:
     return f"postgresql://{auth}@{p['host']}:{p['port']}/{quote(p['dbname'], safe='')}"
 
 
+# DuckDB takes 80% of the machine's memory by default; a 10-million-stop night reached 11 GB in
+# dbt alone. Every DuckDB connection Lantern opens (dlt's and dbt's too) stays under this limit
+# and spills to disk beyond it (issue 7: a night under 4 GiB). LANTERN_DUCKDB_MEMORY_LIMIT
+# changes it (DuckDB's syntax: 2GB, 500MB).
+DEFAULT_DUCKDB_MEMORY_LIMIT = "2GB"
+
+
+def duckdb_memory_limit() -> str:
+    return os.environ.get("LANTERN_DUCKDB_MEMORY_LIMIT", "").strip() or DEFAULT_DUCKDB_MEMORY_LIMIT
+
+
+def duckdb_config(*, in_memory: bool = False) -> dict[str, str]:
+    """The `config` of every DuckDB connection Lantern opens. A database file spills beside
+    itself (`<file>.tmp/`); an in-memory one would spill into `.tmp/` of the working directory,
+    so it spills into the data folder's instead."""
+    config = {"memory_limit": duckdb_memory_limit()}
+    if in_memory:
+        config["temp_directory"] = str(data_dir() / ".duckdb_tmp")
+    return config
+
+
 def publish_dir() -> Path:
     return Path(os.environ.get("LANTERN_PUBLISH_DIR", data_dir() / "publish")).resolve()
 
