@@ -49,6 +49,37 @@ versions as (
 
 ),
 
+-- the records delivered more than once, found by aggregation (which spills to disk under
+-- DuckDB's memory limit), so the window below numbers only their versions, not 10 million
+-- single-version stops (a window over every row ran out of memory at 2 GB)
+repeated as (
+
+    select
+        agency_id,
+        dataset,
+        source_record_id,
+        record_seq
+
+    from versions
+    group by agency_id, dataset, source_record_id, record_seq
+    having count(*) > 1
+
+),
+
+repeated_versions as (
+
+    select versions.*
+
+    from versions
+
+    inner join repeated
+        on versions.agency_id = repeated.agency_id
+        and versions.dataset = repeated.dataset
+        and versions.source_record_id = repeated.source_record_id
+        and versions.record_seq = repeated.record_seq
+
+),
+
 numbered as (
 
     select
@@ -61,7 +92,7 @@ numbered as (
             partition by agency_id, dataset, source_record_id, record_seq
         ) as version_count
 
-    from versions
+    from repeated_versions
 
 ),
 

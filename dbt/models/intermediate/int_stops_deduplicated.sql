@@ -35,23 +35,24 @@ stops_to_refresh as (
 
 ),
 
-ranked as (
+latest as (
 
-    select
-        *,
-        row_number() over (
-            partition by agency_id, source_record_id, person_seq
-            order by loaded_at desc, source_file desc, source_row desc
-        ) as version_rank
-
-    from stops_to_refresh
+    {{ latest_version(
+        'stops_to_refresh',
+        'agency_id, source_record_id, person_seq',
+        'loaded_at desc, source_file desc, source_row desc',
+    ) }}
 
 ),
 
 final as (
 
-    select * from ranked
-    where version_rank = 1
+    -- version_rank stays (always 1): the column set of an incremental model is its contract
+    select
+        *,
+        cast(1 as bigint) as version_rank
+
+    from latest
 
 )
 
