@@ -14,12 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,17 +102,53 @@ def measure(cmd: list[str], env: dict) -> dict:
     return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "peak_rss_bytes": peak}
 
 
+# The day the increment's stops are dated: the day after the demo's history (2023) ends.
+INCREMENT_DAY = b"01/01/2024"
+
+
+def step_seconds(dagster_home: Path) -> dict[str, float]:
+    """Wall seconds of each step of the latest run, from Dagster's run storage (SQLite), so
+    results.json says where a night's time went."""
+    history = dagster_home / "history"
+    with sqlite3.connect(history / "runs.db") as runs:
+        found = runs.execute("select run_id from runs order by create_timestamp desc limit 1")
+        row = found.fetchone()
+    if row is None:
+        return {}
+    with sqlite3.connect(history / "runs" / f"{row[0]}.db") as events:
+        rows = events.execute(
+            "select step_key, dagster_event_type, timestamp from event_logs where"
+            " dagster_event_type in ('STEP_START', 'STEP_SUCCESS', 'STEP_FAILURE') order by id"
+        ).fetchall()
+    started, out = {}, {}
+    for step, kind, stamp in rows:
+        moment = datetime.fromisoformat(stamp).timestamp() if isinstance(stamp, str) else stamp
+        if kind == "STEP_START":
+            started[step] = moment
+        elif step in started:
+            out[step] = round(moment - started[step], 1)
+    return out
+
+
 def increment(landing: Path, work: Path, rows: int) -> None:
-    """One more day: a small alder export with fresh record ids (a new file, new content)."""
+    """One more day: a small alder export of one day's stops with fresh record ids (a new file,
+    new content, one new agency-month), as a nightly delivery would bring."""
     extra = work / "increment"
     shutil.rmtree(extra, ignore_errors=True)
     subprocess.run(
-        [str(BIN / "python"), "-m", "ingestion.demo", "--rows", str(rows * 2), "--out", str(extra),
+        [str(BIN / "python"), "-m", "ingestion.demo", "--rows", str(rows * 4), "--out", str(extra),
          "--seed", "99"],
         check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     source = sorted((extra / "alder_pd" / "stops").glob("alder_stops_2023H2.csv"))[0]
-    data = source.read_bytes().replace(b"A23-", b"A24-")
+    # "Incident #,Stop Date,...": every record's date (its second field, never quoted) moves to
+    # the one new day; lines that are not records (the header, malformed lines) stay as they are
+    data = re.sub(
+        rb"^(A)23(-[0-9]+,)[0-9]{2}/[0-9]{2}/[0-9]{4},",
+        rb"\g<1>24\g<2>" + INCREMENT_DAY + b",",
+        source.read_bytes(),
+        flags=re.MULTILINE,
+    ).replace(b"A23-", b"A24-")
     (landing / "alder_pd" / "stops" / "alder_stops_2024D001.csv").write_bytes(data)
 
 
@@ -170,6 +209,9 @@ def scenario(work: Path, rows: int, increment_rows: int, with_floor: bool = Fals
         print(f"[{rows:,} rows] {label} ...", flush=True)
         out[name] = measure(cmd, env)
         print(f"  {out[name]}", flush=True)
+        if cmd[0] == lantern and cmd[1] == "run":
+            out[name]["steps_s"] = step_seconds(work / "dagster_home")
+            print(f"  steps: {out[name]['steps_s']}", flush=True)
         return out[name]
 
     py, lantern = str(BIN / "python"), str(BIN / "lantern")
