@@ -134,6 +134,17 @@ def connect(read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection | Pos
         con.close()
 
 
+def release_cache(con) -> None:
+    """Hand back the memory a DuckDB connection keeps as cache (the blocks it read stay
+    resident up to its memory limit): before the fits start their worker processes, which
+    would otherwise sit beside up to 2 GB of cached fct_stops (issue 7: a night under 4 GiB).
+    Nothing to do on PostgreSQL."""
+    if not isinstance(con, duckdb.DuckDBPyConnection):
+        return
+    con.execute("set memory_limit = '64MB'")
+    con.execute(f"set memory_limit = '{settings.duckdb_memory_limit()}'")
+
+
 # PostgreSQL information_schema data_type -> the DuckDB type of the same values.
 _DUCKDB_TYPES = {
     "character varying": "VARCHAR",

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,11 +23,18 @@ from pathlib import Path
 import dlt
 import pyarrow as pa
 
-from ingestion import config, settings
+from ingestion import config, delivery, settings
+from ingestion.delivery import (
+    FileOutcome,
+    FileResult,
+    FileTask,
+    Previous,
+    process_files,
+)
 from ingestion.faults import fault_point
-from ingestion.linking import attach_linked, delivery_hash, linked_paths
-from ingestion.mapper import ContractViolation, MappedFile, map_file, quote_ident
-from ingestion.readers import ParsedFile, UnreadableFile, file_sha256, find_header_row, read_file
+from ingestion.linking import delivery_hash, linked_paths
+from ingestion.mapper import quote_ident
+from ingestion.readers import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -68,24 +76,6 @@ FILES_SCHEMA = pa.schema(
 REFUSED_HASH = "refused"
 # Control characters in a file name: refused, since the name is shown in logs, reports and URLs.
 UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]")
-
-
-@dataclass
-class FileOutcome:
-    agency_id: str
-    dataset: str
-    source_file: str
-    file_hash: str
-    status: str  # loaded | quarantined | duplicate
-    rows_raw: int = 0
-    rows_accepted: int = 0
-    rows_rejected: int = 0
-    rows_quarantined: int = 0
-    reason: str | None = None
-    notes: list[str] = field(default_factory=list)
-    # records of the previous version of this file (same name) that this version lacks
-    records_missing: int | None = None
-    source_columns: list[str] | None = None
 
 
 @dataclass
@@ -252,16 +242,6 @@ def empty_raw_table(dataset: str) -> pa.Table:
     return pa.schema(fields).empty_table()
 
 
-@dataclass
-class Previous:
-    """What the warehouse already holds that a new file is compared with."""
-
-    # (agency_id, dataset) -> (source_file, header) of the latest loaded file: new and gone columns
-    headers: dict[tuple[str, str], tuple[str, list[str]]] = field(default_factory=dict)
-    # source_file -> record keys of its latest loaded version, for files delivered again changed
-    records: dict[str, tuple[str, list[tuple]]] = field(default_factory=dict)
-
-
 def previous_versions(warehouse: Path, plan: dict[str, list[tuple[str, Path]]]) -> Previous:
     """Headers of the latest loaded file per agency dataset, and the record keys of every file
     about to be loaded again under the same name with new content (a re-sent, corrected export)."""
@@ -316,205 +296,162 @@ def previous_versions(warehouse: Path, plan: dict[str, list[tuple[str, Path]]]) 
     return out
 
 
-def _compare_with_previous(
-    outcome: FileOutcome,
-    parsed: ParsedFile,
-    spec: config.DatasetSpec,
-    previous: Previous,
-) -> None:
-    """Notes for schema drift (columns new or gone since the agency's last file) and, for a file
-    re-sent under the same name, the records its previous version had and this one lacks. Those
-    are reported and kept: a re-sent export is never read as an instruction to delete."""
-    before = previous.headers.get((outcome.agency_id, outcome.dataset))
-    if before is not None and before[0] != outcome.source_file:
-        old_file, old_header = before
-        new = [c for c in parsed.columns if c not in old_header]
-        gone = [c for c in old_header if c not in parsed.columns]
-        if new:
-            outcome.notes.append(
-                f"new column(s) since {old_file}: {', '.join(new)} (loaded as src_* columns)"
-            )
-        if gone:
-            outcome.notes.append(
-                f"column(s) no longer delivered since {old_file}: {', '.join(gone)}"
-            )
-    if outcome.source_file not in previous.records:
-        return
-    old_hash, old_keys = previous.records[outcome.source_file]
-    keys = list(spec.record_key)
-    con = parsed.con
-    old = pa.table(
-        {k: pa.array([str(r[i]) if r[i] is not None else None for r in old_keys], pa.string())
-         for i, k in enumerate(keys)}
-    )  # fmt: skip
-    con.register("_previous_keys", old)
-    try:
-        cols = ", ".join(quote_ident(k) for k in keys)
-        missing, examples = con.execute(
-            f"""
-            with gone as (
-                select {cols} from _previous_keys
-                except
-                select {cols} from mapped
-            )
-            select count(*), list(concat_ws('/', {cols}) order by {cols})[1:5] from gone
-            """
-        ).fetchone()
-    finally:
-        con.unregister("_previous_keys")
-    outcome.records_missing = int(missing)
-    if missing:
-        outcome.notes.append(
-            f"shrank: {missing} record(s) of the previous version of this file ({old_hash[:12]}) "
-            f"are missing from this one (e.g. {', '.join(examples)}); they are kept, not deleted: "
-            "an agency deletes a record by telling the data team, not by leaving it out"
-        )
+# Files read in worker processes once a night brings at least this much to read (below it,
+# starting the workers costs more than they save); LANTERN_LOAD_WORKERS sets their number.
+PARALLEL_MIN_BYTES = 64 * 2**20
 
 
-def excel_header_hint(path: Path, mapping: config.Mapping) -> str:
-    """For a workbook whose header is not where the mapping says (title rows above it)."""
-    wanted = set(mapping.columns.values())
-    try:
-        row = find_header_row(path, mapping.excel.get("sheet"), wanted)
-    except Exception:  # the hint is a courtesy; the quarantine reason stands without it
-        return ""
-    skip = int(mapping.excel.get("skip_rows", 0) or 0)
-    if row is None or row - 1 == skip:
-        return ""
-    return f"; the header looks like row {row}: set excel: {{skip_rows: {row - 1}}} in the mapping"
+@dataclass
+class Night:
+    """What one load does with every landed file: the files read (in landing order), and the
+    rows of the ledger (raw.files) and of raw.rejects, all in landing order."""
+
+    results: list[FileResult] = field(default_factory=list)
+    ledger_rows: list[pa.Table] = field(default_factory=list)
+    rejects: list[pa.Table] = field(default_factory=list)
 
 
-def _read_and_map(
-    path: Path,
-    outcome: FileOutcome,
-    spec: config.DatasetSpec,
-    previous: Previous,
-    loaded_at: datetime,
-    load_id: str,
-    the_salt: str,
-) -> tuple[ParsedFile | None, MappedFile | None]:
-    """Read and map one file; on any problem, the outcome says quarantined and why."""
-    mapping = config.load_mapping(outcome.agency_id, outcome.dataset)
-    where = f"agency {outcome.agency_id}, file {outcome.source_file}"
-    parsed = None
-    try:
-        parsed = read_file(
-            path,
-            mapping.format,
-            encoding=mapping.encoding,
-            csv_options=mapping.csv,
-            excel_options=mapping.excel,
-        )
-        outcome.rows_raw = parsed.rows_raw
-        outcome.source_columns = [c for c in parsed.columns if c != "_source_row"]
-        if parsed.rows_raw == 0:
-            raise UnreadableFile("row 1: the file has a header but no records")
-        link_notes = attach_linked(parsed, mapping, linked_paths(path, mapping))
-        mapped = map_file(
-            parsed,
-            mapping,
-            spec,
-            lineage={
-                "agency_id": outcome.agency_id,
-                "dataset": outcome.dataset,
-                "source_file": outcome.source_file,
-                "file_hash": outcome.file_hash,
-                "loaded_at": loaded_at,
-                "load_id": load_id,
-            },
-            salt=the_salt,
-        )
-        _compare_with_previous(outcome, parsed, spec, previous)
-    except (UnreadableFile, ContractViolation) as exc:
-        hint = excel_header_hint(path, mapping) if isinstance(exc, ContractViolation) else ""
-        outcome.status, outcome.reason = "quarantined", f"{where}: {exc}{hint}"
-    except Exception as exc:  # never let one file crash the night: quarantine it, say why
-        log.exception("%s: unexpected error", where)
-        outcome.status = "quarantined"
-        outcome.reason = f"{where}: could not be processed ({type(exc).__name__}: {exc})"
-    else:
-        outcome.rows_accepted = mapped.rows_accepted
-        outcome.rows_rejected = len(mapped.rejects)
-        outcome.notes = link_notes + mapped.notes + parsed.notes + outcome.notes
-        return parsed, mapped
-    outcome.rows_quarantined = outcome.rows_raw
-    log.error("%s", outcome.reason)
-    if parsed is not None:
-        parsed.con.close()
-    return None, None
+def load_workers(tasks: list[FileTask]) -> int:
+    """Worker processes for tonight's files: LANTERN_LOAD_WORKERS, or one per core (at most 2)
+    when there is enough to read."""
+    if os.environ.get("LANTERN_LOAD_WORKERS", "").strip():
+        return max(0, int(os.environ["LANTERN_LOAD_WORKERS"]))
+    size = sum(delivery._size(task.path) for task in tasks)
+    return min(2, os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES and len(tasks) > 1 else 0
 
 
-def delivered_rows(
-    dataset: str,
-    files: list[tuple[str, Path]],
+def read_night(
+    plan: dict[str, list[tuple[str, Path]]],
     ledger: dict[str, set[str]],
     result: IngestResult,
     loaded_at: datetime,
-    previous: Previous | None = None,
-) -> Iterator:
-    spec = config.dataset_spec(dataset)
+    previous: Previous,
+    staging: Path,
+) -> Night:
+    """Decide each landed file's fate in landing order (refused, unchanged, a re-sent
+    duplicate, or to be read), read the files to be read (in worker processes when it pays),
+    and record every outcome in `result`, in landing order.
+
+    A file with the same bytes as one read tonight waits for that one's outcome: a duplicate
+    when it loaded, read on its own when it was quarantined, as reading in order would decide."""
     landing = settings.landing_dir()
-    previous = previous or Previous()
     the_salt = salt()
-    yield dlt.mark.with_table_name(empty_raw_table(dataset), dataset)
+    night = Night()
+    decided: list[tuple[int, FileOutcome, int]] = []  # (position, outcome, bytes) not read
+    tasks: list[FileTask] = []
+    waiting: list[FileTask] = []
+    reading: set[str] = set()
+    position = 0
+    for dataset, files in plan.items():
+        for agency_id, path in files:
+            position += 1
+            relative = _display_name(path, landing)
+            refused = refusal(path, landing)
+            if refused:
+                outcome = FileOutcome(agency_id, dataset, relative, REFUSED_HASH, "quarantined")
+                outcome.reason = f"agency {agency_id}, file {relative}: {refused}"
+                log.error("%s", outcome.reason)
+                decided.append((position, outcome, path.lstat().st_size))
+                continue
+            # With linked files, the hash covers every file of the delivery (ingestion/linking.py).
+            mapping = config.load_mapping(agency_id, dataset)
+            links = linked_paths(path, mapping, must_exist=False)
+            file_hash = delivery_hash(file_sha256(path), links)
+            if relative in ledger.get(file_hash, set()):
+                result.skipped += 1
+                continue
+            outcome = FileOutcome(agency_id, dataset, relative, file_hash, "loaded")
+            if file_hash in ledger:  # same bytes under another name: a re-sent file
+                decided.append((position, _duplicate(outcome, ledger), path.stat().st_size))
+                continue
+            task = FileTask(
+                position,
+                path,
+                outcome,
+                loaded_at,
+                result.load_id,
+                the_salt,
+                previous.for_file(relative),
+                staging / f"{position:06d}.parquet",
+            )
+            (waiting if file_hash in reading else tasks).append(task)
+            reading.add(file_hash)
+    read = list(process_files(tasks, load_workers(tasks)))
+    for done in read:
+        _record_read(done, ledger)
+    for task in waiting:  # same bytes as a file read tonight
+        if task.outcome.file_hash in ledger:
+            decided.append((task.index, _duplicate(task.outcome, ledger), task.path.stat().st_size))
+        else:
+            done = delivery.process_file(task)
+            _record_read(done, ledger)
+            read.append(done)
+    sizes = {task.index: delivery._size(task.path) for task in [*tasks, *waiting]}
+    everything = sorted(
+        [(position, outcome, size) for position, outcome, size in decided]
+        + [(done.index, done, sizes[done.index]) for done in read],
+        key=lambda item: item[0],
+    )
+    for _, item, size in everything:
+        outcome = item.outcome if isinstance(item, FileResult) else item
+        result.files.append(outcome)
+        if isinstance(item, FileResult):
+            night.results.append(item)
+            if item.rejects:
+                night.rejects.append(
+                    _rejects_table(outcome, item.rejects, loaded_at, result.load_id)
+                )
+        night.ledger_rows.append(_file_table(outcome, size, loaded_at, result.load_id))
+    return night
+
+
+def _duplicate(outcome: FileOutcome, ledger: dict[str, set[str]]) -> FileOutcome:
+    outcome.status = "duplicate"
+    outcome.reason = f"identical to {sorted(ledger[outcome.file_hash])[0]}, already loaded; skipped"
+    ledger[outcome.file_hash].add(outcome.source_file)
+    log.info("%s: %s", outcome.source_file, outcome.reason)
+    return outcome
+
+
+def _record_read(done: FileResult, ledger: dict[str, set[str]]) -> None:
+    outcome = done.outcome
+    if outcome.trace:
+        log.error("%s: unexpected error\n%s", outcome.source_file, outcome.trace)
+    if outcome.status != "loaded":
+        log.error("%s", outcome.reason)
+        return
+    ledger.setdefault(outcome.file_hash, set()).add(outcome.source_file)
+    log.info(
+        "%s: %d rows, %d accepted, %d rejected",
+        outcome.source_file,
+        outcome.rows_raw,
+        outcome.rows_accepted,
+        outcome.rows_rejected,
+    )
+
+
+def accepted_rows(dataset: str, night: Night) -> Iterator:
+    """The dataset's raw table (its base columns, so it exists before any file), then each read
+    file's accepted rows: its Parquet file, taken into the load package as it is."""
+    yield empty_raw_table(dataset)
+    for done in night.results:
+        if done.outcome.dataset == dataset and done.parquet is not None:
+            yield dlt.mark.with_file_import(
+                str(done.parquet),
+                "parquet",
+                done.outcome.rows_accepted,
+                hints=done.schema.empty_table(),
+            )
+
+
+def ledger_rows(night: Night) -> Iterator:
+    """raw.rejects and raw.files (the ledger), committed with the rows they describe."""
     yield dlt.mark.with_table_name(REJECTS_SCHEMA.empty_table(), "rejects")
     yield dlt.mark.with_table_name(FILES_SCHEMA.empty_table(), "files")
-    for agency_id, path in files:
-        relative = _display_name(path, landing)
-        refused = refusal(path, landing)
-        if refused:
-            outcome = FileOutcome(agency_id, dataset, relative, REFUSED_HASH, "quarantined")
-            outcome.reason = f"agency {agency_id}, file {relative}: {refused}"
-            result.files.append(outcome)
-            log.error("%s", outcome.reason)
-            yield dlt.mark.with_table_name(
-                _file_table(outcome, path.lstat().st_size, loaded_at, result.load_id), "files"
-            )
-            continue
-        # With linked files, the hash covers every file of the delivery (ingestion/linking.py).
-        mapping = config.load_mapping(agency_id, dataset)
-        file_hash = delivery_hash(file_sha256(path), linked_paths(path, mapping, must_exist=False))
-        if relative in ledger.get(file_hash, set()):
-            result.skipped += 1
-            continue
-        outcome = FileOutcome(agency_id, dataset, relative, file_hash, "loaded")
-        result.files.append(outcome)
-        if file_hash in ledger:  # same bytes under another name: a re-sent file
-            outcome.status = "duplicate"
-            outcome.reason = f"identical to {sorted(ledger[file_hash])[0]}, already loaded; skipped"
-            ledger[file_hash].add(relative)
-            log.info("%s: %s", relative, outcome.reason)
-            yield dlt.mark.with_table_name(
-                _file_table(outcome, path.stat().st_size, loaded_at, result.load_id), "files"
-            )
-            continue
-        parsed, mapped = _read_and_map(
-            path, outcome, spec, previous, loaded_at, result.load_id, the_salt
-        )
-        if mapped is not None:
-            try:
-                rejects = (
-                    _rejects_table(outcome, mapped.rejects, loaded_at, result.load_id)
-                    if mapped.rejects
-                    else None
-                )
-                for batch in mapped.batches():
-                    yield dlt.mark.with_table_name(batch, dataset)
-                if rejects is not None:
-                    yield dlt.mark.with_table_name(rejects, "rejects")
-            finally:
-                parsed.con.close()
-            ledger.setdefault(file_hash, set()).add(relative)
-            log.info(
-                "%s: %d rows, %d accepted, %d rejected",
-                relative,
-                outcome.rows_raw,
-                outcome.rows_accepted,
-                outcome.rows_rejected,
-            )
-        yield dlt.mark.with_table_name(
-            _file_table(outcome, path.stat().st_size, loaded_at, result.load_id), "files"
-        )
+    for table in night.rejects:
+        yield dlt.mark.with_table_name(table, "rejects")
+    for table in night.ledger_rows:
+        yield dlt.mark.with_table_name(table, "files")
 
 
 def value_map_entries(mapping: config.Mapping, fspec: config.FieldSpec) -> dict[str, str]:
@@ -732,19 +669,33 @@ def ingest(
     ledger = loaded_ledger(warehouse)
     plan = {dataset: landed_files(dataset, agencies) for dataset in datasets}
     previous = previous_versions(warehouse, plan)
+    staging = settings.data_dir() / ".load_staging"
+    shutil.rmtree(staging, ignore_errors=True)  # an interrupted run's, if any
+    staging.mkdir(parents=True)
+    night = read_night(plan, ledger, result, loaded_at, previous, staging)
 
-    @dlt.resource(name="delivered", write_disposition="append", max_table_nesting=0)
-    def delivered():
-        for dataset, files in plan.items():
-            yield from delivered_rows(dataset, files, ledger, result, loaded_at, previous)
-
-    resources = [delivered]
+    resources = [
+        dlt.resource(
+            accepted_rows(dataset, night),
+            name=f"delivered_{dataset}",
+            table_name=dataset,
+            write_disposition="append",
+            max_table_nesting=0,
+        )
+        for dataset in datasets
+    ]
+    resources.append(
+        dlt.resource(
+            ledger_rows(night), name="delivered", write_disposition="append", max_table_nesting=0
+        )
+    )
     for table_name, table in config_tables(datasets).items():
         resources.append(
             dlt.resource(table, name=table_name, write_disposition="replace", max_table_nesting=0)
         )
     # run() in its three steps, so a test can kill the run between them (ingestion/faults.py)
     pipeline.extract(resources)
+    shutil.rmtree(staging, ignore_errors=True)  # the package holds its own links to the files
     pipeline.normalize()
     fault_point("load")
     pipeline.load()

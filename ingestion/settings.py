@@ -98,6 +98,24 @@ def duckdb_memory_limit() -> str:
     return os.environ.get("LANTERN_DUCKDB_MEMORY_LIMIT", "").strip() or DEFAULT_DUCKDB_MEMORY_LIMIT
 
 
+_SIZE_UNITS = {
+    "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}  # fmt: skip
+
+
+def duckdb_memory_bytes() -> int:
+    """The memory limit in bytes (DuckDB's units: 2GB is 10^9 bytes, 2GiB 2^30)."""
+    import re
+
+    text = duckdb_memory_limit()
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]*)\s*", text)
+    unit = (match.group(2).lower() or "b") if match else ""
+    if not match or unit not in _SIZE_UNITS:
+        raise ValueError(f"LANTERN_DUCKDB_MEMORY_LIMIT={text!r}: expected a size such as 2GB")
+    return int(float(match.group(1)) * _SIZE_UNITS[unit])
+
+
 def duckdb_config(*, in_memory: bool = False) -> dict[str, str]:
     """The `config` of every DuckDB connection Lantern opens. A database file spills beside
     itself (`<file>.tmp/`); an in-memory one would spill into `.tmp/` of the working directory,

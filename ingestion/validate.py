@@ -13,10 +13,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ingestion import config
+from ingestion.delivery import excel_header_hint, read_with
 from ingestion.linking import attach_linked, linked_paths
 from ingestion.mapper import ContractViolation, map_file, quote_ident
-from ingestion.pipeline import excel_header_hint, value_map_entries
-from ingestion.readers import UnreadableFile, file_sha256, read_file
+from ingestion.pipeline import value_map_entries
+from ingestion.readers import UnreadableFile, file_sha256
 
 MAX_EXAMPLES = 5
 COVERAGE_THRESHOLD = 0.5
@@ -59,13 +60,7 @@ def validate_file(agency_id: str, path: Path, mapping: config.Mapping) -> FileRe
     spec = config.dataset_spec(mapping.dataset)
     report = FileReport(file=str(path), loadable=True)
     try:
-        parsed = read_file(
-            path,
-            mapping.format,
-            encoding=mapping.encoding,
-            csv_options=mapping.csv,
-            excel_options=mapping.excel,
-        )
+        parsed = read_with(mapping, path)
     except UnreadableFile as exc:
         report.loadable, report.error = False, str(exc)
         return report

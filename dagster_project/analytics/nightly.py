@@ -229,6 +229,9 @@ def run_threshold(
     from dagster_project.analytics import threshold
 
     counts = threshold_counts(con)
+    from dagster_project import warehouse
+
+    warehouse.release_cache(con)  # the fits' processes start next
     if agencies is not None:
         counts = counts[counts["agency_id"].isin(sorted(agencies))]
     eligible = []

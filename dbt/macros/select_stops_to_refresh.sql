@@ -7,7 +7,10 @@
         ingestion first): rows added later under an already-seen _loaded_at would be skipped;
       - every row of an agency whose current mapping hash (column `mapping_hash_column` of the
         relation `current_mappings`, beside agency_id) differs from the table's mapping_hash: a
-        map added for an unknown code changes rows loaded long ago.
+        map added for an unknown code changes rows loaded long ago. Only agencies the table
+        holds: one without rows there has none loaded before the watermark, and naming it
+        would only keep DuckDB from pushing the loaded_at filter into the scan of raw.stops
+        (every configured agency without stops did, so every night read all history).
     With these, the table equals a full rebuild. A change to the SQL itself needs --full-refresh.
 
     Both are read before the model runs and written into its SQL as literals: DuckDB pushes a
@@ -31,13 +34,16 @@
                     {{ mapping_hash_column }} as mapping_hash
                 from {{ current_mappings }}
             ) as current_mappings
+            inner join (
+                select distinct agency_id from {{ this }}
+            ) as built_agencies
+                on current_mappings.agency_id = built_agencies.agency_id
             left join (
                 select distinct agency_id, mapping_hash from {{ this }}
             ) as built_mappings
                 on current_mappings.agency_id = built_mappings.agency_id
                 and current_mappings.mapping_hash = built_mappings.mapping_hash
             where built_mappings.agency_id is null
-                and current_mappings.agency_id is not null
             order by current_mappings.agency_id
         {%- endset -%}
         {%- set remapped_agencies = run_query(remapped_query).columns[0].values() -%}

@@ -6,15 +6,9 @@
 -#}
 with
 
-source_rows as (
-
-    select * from {{ ref('stg_raw__calls_for_service') }}
-
-),
-
 final as (
 
-    {{ latest_version('source_rows', 'agency_id, source_record_id', 'loaded_at desc, source_file desc, source_row desc') }}
+    {{ latest_version(ref('stg_raw__calls_for_service'), 'agency_id, source_record_id', 'loaded_at desc, source_file desc, source_row desc') }}
 
 )
 

@@ -17,28 +17,22 @@
 
 -- depends_on: {{ ref('stg_raw__agencies') }}
 
-with
-
-stops as (
-
-    select * from {{ ref('stg_raw__stops') }}
-
-),
-
-stops_to_refresh as (
-
-    {% if is_incremental() -%}
-    {{ select_stops_to_refresh('stops', ref('stg_raw__agencies'), 'stops_mapping_hash') }}
+{#- The rows to deduplicate, given to latest_version as a subquery: it reads them twice, and a
+    CTE read twice is materialised whole first. -#}
+{%- set stops_to_refresh -%}
+    {%- if is_incremental() -%}
+    {{ select_stops_to_refresh(ref('stg_raw__stops'), ref('stg_raw__agencies'), 'stops_mapping_hash') }}
     {%- else -%}
-    select * from stops
-    {%- endif %}
+    select * from {{ ref('stg_raw__stops') }}
+    {%- endif -%}
+{%- endset %}
 
-),
+with
 
 latest as (
 
     {{ latest_version(
-        'stops_to_refresh',
+        '(' ~ stops_to_refresh ~ ')',
         'agency_id, source_record_id, person_seq',
         'loaded_at desc, source_file desc, source_row desc',
     ) }}

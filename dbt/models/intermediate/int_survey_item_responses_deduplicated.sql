@@ -6,15 +6,9 @@
 -#}
 with
 
-source_rows as (
-
-    select * from {{ ref('stg_raw__survey_item_responses') }}
-
-),
-
 final as (
 
-    {{ latest_version('source_rows', 'agency_id, response_record_id, item_id', 'loaded_at desc, source_file desc, source_row desc') }}
+    {{ latest_version(ref('stg_raw__survey_item_responses'), 'agency_id, response_record_id, item_id', 'loaded_at desc, source_file desc, source_row desc') }}
 
 )
 

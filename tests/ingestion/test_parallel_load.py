@@ -1,0 +1,90 @@
+"""A load reads its files in worker processes when there is enough to read (pipeline.read_night):
+the raw tables, the ledger and the rejects must be those of reading every file in the loading
+process, whatever order the workers finish in; two files with the same bytes in one night are
+decided as reading in order would (the second a duplicate when the first loaded, quarantined
+too when the first was)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion import demo, pipeline
+
+ROWS = 3_000
+BROKEN = "alder_pd/stops/alder_stops_2024H1.csv"
+BROKEN_COPY = "alder_pd/stops/alder_stops_2024H1_copy.csv"
+LOAD_COLUMNS = {"_loaded_at", "_load_id", "loaded_at", "load_id"}
+
+
+def _load(data: Path, landing: Path, workers: int, monkeypatch) -> pipeline.IngestResult:
+    monkeypatch.setenv("LANTERN_DATA_DIR", str(data))
+    monkeypatch.setenv("LANTERN_WAREHOUSE", str(data / "warehouse.duckdb"))
+    monkeypatch.setenv("LANTERN_LANDING_DIR", str(landing))
+    monkeypatch.setenv("LANTERN_LOAD_WORKERS", str(workers))
+    monkeypatch.setenv("LANTERN_SALT", "parallel-salt")
+    return pipeline.ingest()
+
+
+def _tables(warehouse: Path) -> dict[str, tuple[list, list]]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        out = {}
+        names = con.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw'"
+            " and table_name not like '\\_dlt%' escape '\\' order by 1"
+        ).fetchall()
+        for (name,) in names:
+            columns = con.execute(
+                "select column_name, data_type from information_schema.columns"
+                " where table_schema = 'raw' and table_name = ? order by column_name",
+                [name],
+            ).fetchall()
+            kept = [c for c, _ in columns if c not in LOAD_COLUMNS]
+            rows = con.execute(
+                f"select {', '.join(f'{chr(34)}{c}{chr(34)}' for c in kept)} from raw.{name}"
+            ).fetchall()
+            out[name] = (columns, sorted(rows, key=repr))
+        return out
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory):
+    root = tmp_path_factory.mktemp("parallel")
+    demo.generate(root / "landing", rows=ROWS)
+    good = root / "landing" / "alder_pd" / "stops" / "alder_stops_2023H2.csv"
+    header, rest = good.read_bytes().split(b"\r\n", 1)
+    broken = header.replace(b"Race", b"Ethnicity") + b"\r\n" + rest
+    for relative in (BROKEN, BROKEN_COPY):  # the same bytes twice, both unreadable
+        (root / "landing" / relative).write_bytes(broken)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_workers_load_what_one_process_loads(landing, tmp_path, monkeypatch):
+    results = {}
+    for workers in (0, 2):
+        copy = tmp_path / f"landing{workers}"
+        shutil.copytree(landing / "landing", copy)
+        results[workers] = (
+            _load(tmp_path / f"data{workers}", copy, workers, monkeypatch),
+            _tables(tmp_path / f"data{workers}" / "warehouse.duckdb"),
+        )
+    (inline, inline_tables), (parallel, parallel_tables) = results[0], results[2]
+    assert [(f.source_file, f.status, f.rows_raw, f.rows_accepted) for f in parallel.files] == [
+        (f.source_file, f.status, f.rows_raw, f.rows_accepted) for f in inline.files
+    ]
+    assert sorted(parallel_tables) == sorted(inline_tables)
+    differing = [t for t in inline_tables if inline_tables[t] != parallel_tables[t]]
+    assert differing == []
+    statuses = {f.source_file: f.status for f in parallel.files}
+    assert statuses[BROKEN] == statuses[BROKEN_COPY] == "quarantined"
+    assert statuses["alder_pd/stops/alder_stops_2023H1_resent.csv"] == "duplicate"
+    assert len(inline_tables["stops"][1]) > 0.9 * ROWS
+    # the workers' Parquet files are gone once dlt has them
+    assert not any((tmp_path / "data2" / ".load_staging").glob("*.parquet"))
