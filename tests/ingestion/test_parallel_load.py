@@ -6,6 +6,7 @@ too when the first was)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -88,3 +89,22 @@ def test_workers_load_what_one_process_loads(landing, tmp_path, monkeypatch):
     assert len(inline_tables["stops"][1]) > 0.9 * ROWS
     # the workers' Parquet files are gone once dlt has them
     assert not any((tmp_path / "data2" / ".load_staging").glob("*.parquet"))
+
+
+def test_landed_files_are_hashed_once_until_they_change(tmp_path, monkeypatch):
+    """A night looks at every landed file; one already hashed, untouched since, is not read
+    again (its size, modification time and inode are the same), one written again is."""
+    calls = []
+    real = pipeline.file_sha256
+    monkeypatch.setattr(pipeline, "file_sha256", lambda path: calls.append(path) or real(path))
+    landed = tmp_path / "a.csv"
+    landed.write_text("x\n1\n")
+    first = pipeline.FileHashes(tmp_path / "hashes.json")
+    digest = first.sha256(landed)
+    first.save()
+    again = pipeline.FileHashes(tmp_path / "hashes.json")
+    assert again.sha256(landed) == digest and len(calls) == 1
+    stat = landed.stat()
+    landed.write_text("x\n2\n")  # same size, new content
+    os.utime(landed, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert again.sha256(landed) == real(landed) != digest and len(calls) == 2

@@ -12,9 +12,20 @@
 
 with
 
+-- the columns the rules read: the CTE is read four times, and DuckDB materialises such a CTE
+-- whole first (every column of 10 million stops: 27 s of the build)
 stops as (
 
-    select * from {{ ref('fct_stops') }}
+    select
+        agency_id,
+        stop_year,
+        district,
+        subject_race,
+        search_conducted,
+        search_basis_detail,
+        contraband_found
+
+    from {{ ref('fct_stops') }}
 
 ),
 
