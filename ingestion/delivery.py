@@ -11,7 +11,7 @@ import logging
 import os
 import traceback
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing import get_context
@@ -244,13 +244,22 @@ def _write_accepted(mapped: MappedFile, task: FileTask) -> tuple[Path | None, pa
     return task.parquet, schema
 
 
+# A file's reading and mapping holds about this many times its size in memory (measured at 10
+# million stops: 377 MB of JSON lines 3.0 GB, 270 MB of CSV 2.2 GB).
+MEMORY_PER_BYTE = 8
+
+
 def process_files(tasks: Sequence[FileTask], workers: int) -> Iterator[FileResult]:
     """Every task's result, in task order: in this process (`workers` 0), or in that many
-    spawned worker processes, each file in one of them. A worker's DuckDB gets its share of the
-    memory limit (settings.duckdb_memory_limit), so the workers together stay under it."""
+    spawned worker processes, each file in one of them. Files start largest first, and only
+    while the files being read are expected to hold (MEMORY_PER_BYTE) at most one and a half
+    times the memory limit together (settings.duckdb_memory_bytes): a file too large to share
+    it is read alone, the small ones beside each other. A worker's DuckDB gets its share of the
+    limit."""
     if workers < 1 or len(tasks) < 2:
         yield from map(process_file, tasks)
         return
+    budget = settings.duckdb_memory_bytes() * 3 // 2
     share = f"{max(settings.duckdb_memory_bytes() // workers, 256 * 2**20) // 2**20}MB"
     with ProcessPoolExecutor(
         max_workers=workers,
@@ -258,9 +267,16 @@ def process_files(tasks: Sequence[FileTask], workers: int) -> Iterator[FileResul
         initializer=_init_worker,
         initargs=(share,),
     ) as pool:
-        # the largest files first, so the last one to finish is a small one; results in order
-        order = sorted(tasks, key=lambda t: -_size(t.path))
-        futures = {task.index: pool.submit(process_file, task) for task in order}
+        futures, running = {}, {}
+        for task in sorted(tasks, key=lambda t: -_size(t.path)):
+            need = _size(task.path) * MEMORY_PER_BYTE
+            while running and sum(running.values()) + need > budget:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    del running[future]
+            future = pool.submit(process_file, task)
+            futures[task.index] = future
+            running[future] = need
         for task in tasks:
             yield futures[task.index].result()
 

@@ -184,10 +184,32 @@ class FileHashes:
         return entry[3]
 
     def save(self) -> None:
-        """Keep the files looked at this time (a file gone from the landing zone is forgotten)."""
+        """Keep what is known of every file still landed (a load of some agencies looks at
+        theirs only)."""
+        kept = {
+            name: entry
+            for name, entry in {**self.known, **self.seen}.items()
+            if name in self.seen or Path(name).is_file()
+        }
         temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(self.seen))
+        temporary.write_text(json.dumps(kept))
         os.replace(temporary, self.path)
+
+
+def remove_dead_spill_folders() -> None:
+    """The spill folders of processes that are gone (killed before DuckDB cleaned up)."""
+    root = settings.duckdb_spill_dir()
+    if not root.is_dir():
+        return
+    for folder in root.iterdir():
+        try:
+            os.kill(int(folder.name), 0)
+        except ValueError:
+            continue  # not one of ours
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            continue  # alive, another user's
 
 
 def loaded_ledger(warehouse: Path) -> dict[str, set[str]]:
@@ -713,6 +735,7 @@ def ingest(
     previous = previous_versions(warehouse, plan, hashes)
     staging = settings.data_dir() / ".load_staging"
     shutil.rmtree(staging, ignore_errors=True)  # an interrupted run's, if any
+    remove_dead_spill_folders()
     staging.mkdir(parents=True)
     night = read_night(plan, ledger, result, loaded_at, previous, staging, hashes)
 
@@ -741,6 +764,5 @@ def ingest(
     pipeline.normalize()
     fault_point("load")
     pipeline.load()
-    if agencies is None and tuple(datasets) == settings.DATASETS:
-        hashes.save()  # a load of everything looked at every landed file
+    hashes.save()
     return result

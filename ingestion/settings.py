@@ -119,11 +119,20 @@ def duckdb_memory_bytes() -> int:
 def duckdb_config(*, in_memory: bool = False) -> dict[str, str]:
     """The `config` of every DuckDB connection Lantern opens. A database file spills beside
     itself (`<file>.tmp/`); an in-memory one would spill into `.tmp/` of the working directory,
-    so it spills into the data folder's instead."""
+    so it spills into the data folder's instead, a folder per process: DuckDB names its spill
+    files the same in every process, and two load workers sharing a folder overwrote each
+    other's (a segmentation fault at 10 million stops)."""
     config = {"memory_limit": duckdb_memory_limit()}
     if in_memory:
-        config["temp_directory"] = str(data_dir() / ".duckdb_tmp")
+        folder = duckdb_spill_dir() / str(os.getpid())
+        folder.parent.mkdir(parents=True, exist_ok=True)  # DuckDB makes only the last level
+        config["temp_directory"] = str(folder)
     return config
+
+
+def duckdb_spill_dir() -> Path:
+    """Where in-memory DuckDB databases spill, a folder per process inside."""
+    return data_dir() / ".duckdb_tmp"
 
 
 def publish_dir() -> Path:
