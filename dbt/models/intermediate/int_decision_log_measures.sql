@@ -28,12 +28,6 @@ force_incidents as (
 
 ),
 
-stops as (
-
-    select * from {{ ref('fct_stops') }}
-
-),
-
 calls as (
 
     select * from {{ ref('fct_calls_for_service') }}
@@ -105,9 +99,7 @@ recording_agencies as (
 
 stop_events as (
 
-    select agency_id, stop_id, min(stop_year) as period, min(district) as district
-    from stops
-    group by agency_id, stop_id
+    select * from {{ ref('int_stop_events') }}
 
 ),
 

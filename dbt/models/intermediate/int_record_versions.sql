@@ -4,20 +4,39 @@
     deduplication ranks them (int_stops_deduplicated, int_arrests_deduplicated: later load, then
     later file name, then later row), so the last version is the one the facts use.
 -#}
-{#- Read by one mart only, untested: a view costs nothing extra. -#}
+{#- Read by one mart only, untested: a view costs nothing extra. It reads the raw tables, not
+    the staging views: it needs only lineage columns, cast as staging casts them, and the
+    staging views' value-map joins cost every row (10 million stops: 9 s through
+    stg_raw__stops, 1.8 s from raw). -#}
 {{ config(materialized='view') }}
 
 with
 
 stops as (
 
-    select * from {{ ref('stg_raw__stops') }}
+    select
+        cast(_agency_id as varchar) as agency_id,
+        cast(source_record_id as varchar) as source_record_id,
+        coalesce({{ dbt.safe_cast('person_seq', 'integer') }}, 1) as person_seq,
+        cast(_source_file as varchar) as source_file,
+        cast(_source_row as bigint) as source_row,
+        cast(_loaded_at as timestamp with time zone) as loaded_at
+
+    from {{ source('raw', 'stops') }}
 
 ),
 
 arrests as (
 
-    select * from {{ ref('stg_raw__arrests') }}
+    select
+        cast(_agency_id as varchar) as agency_id,
+        cast(source_record_id as varchar) as source_record_id,
+        coalesce({{ dbt.safe_cast('arrestee_seq', 'integer') }}, 1) as arrestee_seq,
+        cast(_source_file as varchar) as source_file,
+        cast(_source_row as bigint) as source_row,
+        cast(_loaded_at as timestamp with time zone) as loaded_at
+
+    from {{ source('raw', 'arrests') }}
 
 ),
 

@@ -52,12 +52,6 @@ force_incidents as (
 
 ),
 
-stops as (
-
-    select * from {{ ref('fct_stops') }}
-
-),
-
 calls as (
 
     select * from {{ ref('fct_calls_for_service') }}
@@ -90,9 +84,7 @@ recorded_stops as (
 
 stop_events as (
 
-    select agency_id, stop_id, min(stop_year) as period, min(district) as district
-    from stops
-    group by agency_id, stop_id
+    select * from {{ ref('int_stop_events') }}
 
 ),
 
@@ -211,35 +203,88 @@ retention_events as (
 
 ),
 
+-- each kind of record counted once at its finest grain (millions of stops become a few
+-- thousand rows), then summed into the agency, district and category cells: counting every
+-- record once per cell it falls in read 24 million rows at 10 million stops
+coverage_counts as (
+
+    select
+        agency_id,
+        period,
+        district,
+        measure,
+        count(*) filter (where is_event) as events,
+        count(*) as records
+
+    from coverage
+    where period is not null
+    group by agency_id, period, district, measure
+
+),
+
+activation_counts as (
+
+    select
+        agency_id,
+        period,
+        district,
+        category,
+        count(*) filter (where is_late) as events,
+        count(*) as records
+
+    from activations
+    where period is not null
+    group by agency_id, period, district, category
+
+),
+
+retention_counts as (
+
+    select
+        agency_id,
+        period,
+        measure,
+        category,
+        count(*) filter (where is_event) as events,
+        count(*) as records
+
+    from retention_events
+    where period is not null
+    group by agency_id, period, measure, category
+
+),
+
 records as (
 
     select
         agency_id, period, 'agency' as unit_type, 'all' as unit, measure,
-        'all' as group_type, 'all' as group_name, is_event
-    from coverage
+        'all' as group_type, 'all' as group_name, events, records
+    from coverage_counts
     union all
-    select agency_id, period, 'district', district, measure, 'all', 'all', is_event
-    from coverage
+    select agency_id, period, 'district', district, measure, 'all', 'all', events, records
+    from coverage_counts
     where district is not null
     union all
     select
-        agency_id, period, 'agency', 'all', 'bwc_late_activation', 'all', 'all', is_late
-    from activations
+        agency_id, period, 'agency', 'all', 'bwc_late_activation', 'all', 'all', events, records
+    from activation_counts
     union all
     select
-        agency_id, period, 'agency', 'all', 'bwc_late_activation', 'category', category, is_late
-    from activations
+        agency_id, period, 'agency', 'all', 'bwc_late_activation', 'category', category,
+        events, records
+    from activation_counts
     union all
     select
-        agency_id, period, 'district', district, 'bwc_late_activation', 'all', 'all', is_late
-    from activations
+        agency_id, period, 'district', district, 'bwc_late_activation', 'all', 'all', events,
+        records
+    from activation_counts
     where district is not null
     union all
-    select agency_id, period, 'agency', 'all', measure, 'all', 'all', is_event
-    from retention_events
+    select agency_id, period, 'agency', 'all', measure, 'all', 'all', events, records
+    from retention_counts
     union all
-    select agency_id, period, 'agency', 'all', measure, 'category', category, is_event
-    from retention_events
+    select agency_id, period, 'agency', 'all', measure, 'category', category, events, records
+    from retention_counts
 
 ),
 
@@ -253,11 +298,10 @@ counts as (
         measure,
         group_type,
         group_name,
-        count(*) filter (where is_event) as events,
-        count(*) as records
+        cast(sum(events) as bigint) as events,
+        cast(sum(records) as bigint) as records
 
     from records
-    where period is not null
     group by agency_id, period, unit_type, unit, measure, group_type, group_name
 
 ),
