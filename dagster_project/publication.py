@@ -251,7 +251,7 @@ def verify_release(path: Path) -> list[str]:
             file = _inside(path, name)
             if file is None or not file.is_file():
                 problems.append(f"{name}: listed in {SHA256SUMS} but missing")
-            elif _sha256(file, trust_known=False) != digest:
+            elif file_sha256(file, trust_known=False) != digest:
                 problems.append(f"{name}: checksum mismatch")
         for name in sorted(actual - set(listed) - {SHA256SUMS}):
             problems.append(f"{name}: not listed in {SHA256SUMS}")
@@ -275,7 +275,7 @@ def verify_release(path: Path) -> list[str]:
         if resource.get("bytes") is not None and file.stat().st_size != resource["bytes"]:
             problems.append(f"{name}: size differs from {DATAPACKAGE}")
         expected = resource.get("hash")
-        if expected is not None and f"sha256:{_sha256(file, trust_known=False)}" != expected:
+        if expected is not None and f"sha256:{file_sha256(file, trust_known=False)}" != expected:
             problems.append(f"{name}: hash differs from {DATAPACKAGE}")
     return problems
 
@@ -570,7 +570,7 @@ def _datapackage(
                 "format": fmt,
                 "mediatype": mediatype,
                 "bytes": file.stat().st_size,
-                "hash": f"sha256:{_sha256(file)}",
+                "hash": f"sha256:{file_sha256(file)}",
                 "schema": {"fields": fields},
             }
             if fmt == "csv":
@@ -598,7 +598,7 @@ def _datapackage(
                 "mediatype": "application/json",
                 "encoding": "utf-8",
                 "bytes": file.stat().st_size,
-                "hash": f"sha256:{_sha256(file)}",
+                "hash": f"sha256:{file_sha256(file)}",
             }
         )
     resources += _file_resources(root, {r["path"] for r in resources})
@@ -649,7 +649,7 @@ def _file_resources(root: Path, described: set[str]) -> list[dict[str, Any]]:
                 "format": fmt,
                 "mediatype": _MEDIATYPES.get(fmt, "application/octet-stream"),
                 "bytes": file.stat().st_size,
-                "hash": f"sha256:{_sha256(file)}",
+                "hash": f"sha256:{file_sha256(file)}",
             }
         )
     return resources
@@ -737,7 +737,8 @@ def write_sha256sums(root: Path) -> None:
 
 def _write_sha256sums(root: Path) -> None:
     lines = [
-        f"{_sha256(root / name)}  {name}\n" for name in sorted(_release_files(root) - {SHA256SUMS})
+        f"{file_sha256(root / name)}  {name}\n"
+        for name in sorted(_release_files(root) - {SHA256SUMS})
     ]
     (root / SHA256SUMS).write_text("".join(lines), encoding="utf-8")
 
@@ -824,7 +825,7 @@ def _remember_hashes(release: Path) -> None:
             _KNOWN_HASHES[_file_identity(file)] = digest
 
 
-def _sha256(path: Path, trust_known: bool = True) -> str:
+def file_sha256(path: Path, trust_known: bool = True) -> str:
     """A file's SHA-256; with `trust_known`, the one already computed for the same file (device,
     inode, size, modification time): a new release lists each file twice (datapackage.json and
     SHA256SUMS), and 10 million stops are gigabytes to read again."""
