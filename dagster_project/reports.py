@@ -31,6 +31,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project import narratives
+from dagster_project.publication import file_sha256
 from ingestion import settings
 
 log = logging.getLogger(__name__)
@@ -2124,21 +2125,12 @@ def section_methods(ctx: Context) -> str:
             [
                 [
                     f"<code>{esc(ctx.data.file(t))}</code>",
-                    f"<code>{_sha256(ctx.data.path(t))}</code>",
+                    f"<code>{file_sha256(ctx.data.path(t))}</code>",
                 ]
                 for t in used
             ],
         )
     )
-
-
-def _sha256(path: Path) -> str:
-    """The file's SHA-256, as the release's SHA256SUMS and datapackage.json list it: computed
-    once per file (publication's memo), not once per report (every agency's report lists the
-    same files: 3.8 s of five reports at 10 million stops)."""
-    from dagster_project.publication import file_sha256
-
-    return file_sha256(path)
 
 
 CSS = """

@@ -268,8 +268,8 @@ def process_files(tasks: Sequence[FileTask], workers: int) -> Iterator[FileResul
         initargs=(share,),
     ) as pool:
         futures, running = {}, {}
-        for task in sorted(tasks, key=lambda t: -_size(t.path)):
-            need = _size(task.path) * MEMORY_PER_BYTE
+        for task in sorted(tasks, key=lambda t: -file_size(t.path)):
+            need = file_size(task.path) * MEMORY_PER_BYTE
             while running and sum(running.values()) + need > budget:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -285,7 +285,7 @@ def _init_worker(memory_limit: str) -> None:
     os.environ["LANTERN_DUCKDB_MEMORY_LIMIT"] = memory_limit
 
 
-def _size(path: Path) -> int:
+def file_size(path: Path) -> int:
     try:
         return path.stat().st_size
     except OSError:

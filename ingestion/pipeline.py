@@ -297,7 +297,7 @@ def empty_raw_table(dataset: str) -> pa.Table:
 
 
 def previous_versions(
-    warehouse: Path, plan: dict[str, list[tuple[str, Path]]], hashes: FileHashes | None = None
+    warehouse: Path, plan: dict[str, list[tuple[str, Path]]], hashes: FileHashes
 ) -> Previous:
     """Headers of the latest loaded file per agency dataset, and the record keys of every file
     about to be loaded again under the same name with new content (a re-sent, corrected export)."""
@@ -341,10 +341,7 @@ def previous_versions(
                 if relative not in by_file or by_file[relative][0] != dataset:
                     continue
                 old_hash = by_file[relative][1]
-                if (
-                    refusal(path, landing)
-                    or (hashes.sha256(path) if hashes else file_sha256(path)) == old_hash
-                ):
+                if refusal(path, landing) or hashes.sha256(path) == old_hash:
                     continue
                 rows = con.execute(
                     f"select distinct {', '.join(keys)} from raw.{quote_ident(dataset)} "
@@ -377,7 +374,7 @@ def load_workers(tasks: list[FileTask]) -> int:
     when there is enough to read."""
     if os.environ.get("LANTERN_LOAD_WORKERS", "").strip():
         return max(0, int(os.environ["LANTERN_LOAD_WORKERS"]))
-    size = sum(delivery._size(task.path) for task in tasks)
+    size = sum(delivery.file_size(task.path) for task in tasks)
     return min(2, os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES and len(tasks) > 1 else 0
 
 
@@ -388,7 +385,7 @@ def read_night(
     loaded_at: datetime,
     previous: Previous,
     staging: Path,
-    hashes: FileHashes | None = None,
+    hashes: FileHashes,
 ) -> Night:
     """Decide each landed file's fate in landing order (refused, unchanged, a re-sent
     duplicate, or to be read), read the files to be read (in worker processes when it pays),
@@ -418,8 +415,7 @@ def read_night(
             # With linked files, the hash covers every file of the delivery (ingestion/linking.py).
             mapping = config.load_mapping(agency_id, dataset)
             links = linked_paths(path, mapping, must_exist=False)
-            content = hashes.sha256(path) if hashes else file_sha256(path)
-            file_hash = delivery_hash(content, links)
+            file_hash = delivery_hash(hashes.sha256(path), links)
             if relative in ledger.get(file_hash, set()):
                 result.skipped += 1
                 continue
@@ -449,7 +445,7 @@ def read_night(
             done = delivery.process_file(task)
             _record_read(done, ledger)
             read.append(done)
-    sizes = {task.index: delivery._size(task.path) for task in [*tasks, *waiting]}
+    sizes = {task.index: delivery.file_size(task.path) for task in [*tasks, *waiting]}
     everything = sorted(
         [(position, outcome, size) for position, outcome, size in decided]
         + [(done.index, done, sizes[done.index]) for done in read],

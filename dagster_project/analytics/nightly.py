@@ -226,11 +226,10 @@ def run_threshold(
     """Threshold test, one hierarchical model per agency (only `agencies` when given)."""
     import pandas as pd
 
+    from dagster_project import warehouse
     from dagster_project.analytics import threshold
 
     counts = threshold_counts(con)
-    from dagster_project import warehouse
-
     warehouse.release_cache(con)  # the fits' processes start next
     if agencies is not None:
         counts = counts[counts["agency_id"].isin(sorted(agencies))]

@@ -12,59 +12,29 @@
 
 with
 
-stops as (
+{#- (dataset, its record sequence column): the record types whose versions are kept -#}
+{%- set datasets = [('stops', 'person_seq'), ('arrests', 'arrestee_seq')] %}
 
-    select
-        cast(_agency_id as varchar) as agency_id,
-        cast(source_record_id as varchar) as source_record_id,
-        coalesce({{ dbt.safe_cast('person_seq', 'integer') }}, 1) as person_seq,
-        cast(_source_file as varchar) as source_file,
-        cast(_source_row as bigint) as source_row,
-        cast(_loaded_at as timestamp with time zone) as loaded_at
-
-    from {{ source('raw', 'stops') }}
-
-),
-
-arrests as (
-
-    select
-        cast(_agency_id as varchar) as agency_id,
-        cast(source_record_id as varchar) as source_record_id,
-        coalesce({{ dbt.safe_cast('arrestee_seq', 'integer') }}, 1) as arrestee_seq,
-        cast(_source_file as varchar) as source_file,
-        cast(_source_row as bigint) as source_row,
-        cast(_loaded_at as timestamp with time zone) as loaded_at
-
-    from {{ source('raw', 'arrests') }}
-
-),
-
+-- the lineage columns, cast as the staging views cast them
 versions as (
 
-    select
-        agency_id,
-        'stops' as dataset,
-        source_record_id,
-        person_seq as record_seq,
-        source_file,
-        source_row,
-        loaded_at
+    {%- for dataset, seq in datasets %}
 
-    from stops
+    select
+        cast(_agency_id as varchar) as agency_id,
+        '{{ dataset }}' as dataset,
+        cast(source_record_id as varchar) as source_record_id,
+        coalesce({{ dbt.safe_cast(seq, 'integer') }}, 1) as record_seq,
+        cast(_source_file as varchar) as source_file,
+        cast(_source_row as bigint) as source_row,
+        cast(_loaded_at as timestamp with time zone) as loaded_at
+
+    from {{ source('raw', dataset) }}
+    {%- if not loop.last %}
 
     union all
-
-    select
-        agency_id,
-        'arrests' as dataset,
-        source_record_id,
-        arrestee_seq as record_seq,
-        source_file,
-        source_row,
-        loaded_at
-
-    from arrests
+    {%- endif %}
+    {%- endfor %}
 
 ),
 
