@@ -4,7 +4,9 @@ checksums; switched to `current` only once complete (DESIGN.md section 7).
 Pure library code (no Dagster): the publish asset calls `publish_release` after the quality gate.
 
 Layout of `publish_dir`:
-    <release_id>/            one complete release (never modified after the switch)
+    <release_id>/            one complete release (never modified after the switch):
+        data/<table>.parquet, data/<table>.csv           a table in one file pair
+        data/<table>/<agency>-<year>.parquet, .csv       a fact published in parts (`Parts`)
     current -> <release_id>  relative symlink, replaced atomically
     .staging-<release_id>/   a release being written; removed if anything fails
 """
@@ -53,6 +55,46 @@ class PublicationError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Parts:
+    """A large fact published as one Parquet and CSV pair per agency (and year of `year_of`):
+    `data/<table>/<agency>-<year>.parquet` (`<agency>.parquet` without `year_of`). A night that
+    adds a day of one agency's records rewrites that agency-year's files and hard-links the
+    others from the earlier release, so its cost follows one agency's year, not all history.
+    A part's name is the agency id in lowercase with anything but `a-z0-9_.` as `_` (`unknown`
+    when missing) and the year (`undated` when the date is missing); a table with no rows is
+    one empty part, `empty`, so a reader's glob always finds its columns. Declared in dbt as
+    the model's `meta: {publish_parts: {by: agency_id, year_of: <date column>}}`."""
+
+    by: str = "agency_id"
+    year_of: str | None = None
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any] | None) -> Parts | None:
+        spec = (meta or {}).get("publish_parts")
+        if spec is None:
+            return None
+        if not isinstance(spec, dict) or set(spec) - {"by", "year_of"}:
+            raise PublicationError(
+                f"publish_parts must be a mapping with `by` and optionally `year_of`, not {spec!r}"
+            )
+        return cls(str(spec.get("by", "agency_id")), spec.get("year_of"))
+
+    def key_sql(self) -> str:
+        """The part a published row goes to, over the published columns."""
+        agency = (
+            "coalesce(nullif(regexp_replace(lower(cast("
+            f"{_quote(self.by)} as varchar)), '[^a-z0-9_.]+', '_', 'g'), ''), 'unknown')"
+        )
+        if self.year_of is None:
+            return agency
+        year = f"coalesce(cast(year({_quote(self.year_of)}) as varchar), 'undated')"
+        return f"{agency} || '-' || {year}"
+
+
+EMPTY_PART = "empty"
+
+
+@dataclass(frozen=True)
 class PublicTable:
     """A public mart as dbt documents it; only the documented columns are published."""
 
@@ -60,6 +102,7 @@ class PublicTable:
     name: str
     description: str
     columns: dict[str, str] = field(default_factory=dict)  # column -> description
+    parts: Parts | None = None  # published in parts by agency (and year), not as one file
 
     @property
     def relation(self) -> str:
@@ -345,6 +388,7 @@ def _write_release(
 ) -> dict[str, int]:
     row_counts: dict[str, int] = {}
     fingerprints: dict[str, str] = {}
+    parts: dict[str, dict[str, str]] = {}  # table published in parts -> part -> fingerprint
     earlier = _Earlier(reuse)
     schemas: dict[str, list[dict[str, Any]]] = {}
     # One read-only connection for the export, closed before anything else happens: a held
@@ -369,7 +413,18 @@ def _write_release(
                 table.name,
                 table.description,
                 {name: table.columns.get(name, "") for name in types},
+                table.parts,
             )
+            unpublished = (
+                [c for c in (table.parts.by, table.parts.year_of) if c and c not in types]
+                if table.parts
+                else []
+            )
+            if unpublished:
+                raise PublicationError(
+                    f"{table.schema}.{table.name} is published in parts by {unpublished}, "
+                    "which it does not publish"
+                )
             resolved.append((full, types))
         # Undocumented tables publish all their columns: check the real names too, still
         # before the first byte is written.
@@ -388,6 +443,10 @@ def _write_release(
             schemas[full.name] = [
                 _frictionless_field(name, types[name], full.columns[name]) for name in types
             ]
+            if full.parts is not None:
+                parts[full.name] = _publish_parts(con, full, schemas[full.name], earlier, data)
+                row_counts[full.name], fingerprints[full.name] = _table_print(parts[full.name])
+                continue
             fingerprints[full.name] = earlier.carried_fingerprint(full.name) or content_fingerprint(
                 con, full
             )
@@ -403,6 +462,7 @@ def _write_release(
             "tables": [f"{t.schema}.{t.name}" for t in tables],
             "row_counts": row_counts,
             "fingerprints": fingerprints,
+            "parts": parts,
         },
     )
     for extra in extras:
@@ -420,15 +480,17 @@ class _Earlier:
         self.row_counts: dict[str, int] = {}
         self.fingerprints: dict[str, str] = {}
         self.fields: dict[str, list] = {}
+        self.parts: dict[str, dict[str, str]] = {}
         if reuse is None:
             return
         try:
             manifest = json.loads((reuse.release / RELEASE).read_text())
             self.row_counts = manifest["row_counts"]
             self.fingerprints = manifest.get("fingerprints") or {}
+            self.parts = manifest.get("parts") or {}
             package = json.loads((reuse.release / DATAPACKAGE).read_text())
             self.fields = {
-                r["name"]: r["schema"]["fields"]
+                r.get(TABLE_PROPERTY, r["name"]): r["schema"]["fields"]
                 for r in package["resources"]
                 if r.get("profile") == "tabular-data-resource"
             }
@@ -461,6 +523,143 @@ class _Earlier:
         for source in sources:
             _link_or_copy(source, data_dir / source.name)
         return int(self.row_counts[name])
+
+    def carried_parts(self, name: str, fields: list) -> dict[str, str] | None:
+        """The earlier release's parts of a table outside `changed` with the same fields (taken
+        as they are, without a scan), or None: the table's parts are fingerprinted."""
+        if self.reuse is None or self.reuse.changed is None or name in self.reuse.changed:
+            return None
+        if name not in self.parts or self.fields.get(name) != fields:
+            return None
+        return dict(self.parts[name])
+
+    def link_part(self, name: str, part: str, fingerprint: str, fields: list, folder: Path) -> bool:
+        """Hard-link one part's Parquet and CSV from the earlier release when its rows and the
+        table's fields are the same; False: export it."""
+        if self.reuse is None or self.parts.get(name, {}).get(part) != fingerprint:
+            return False
+        if self.fields.get(name) != fields:
+            return False
+        sources = [self.reuse.release / DATA_DIR / name / f"{part}.{fmt}" for fmt in FORMATS]
+        if not all(source.is_file() for source in sources):
+            return False
+        for source in sources:
+            _link_or_copy(source, folder / source.name)
+        return True
+
+
+def _publish_parts(
+    con: duckdb.DuckDBPyConnection,
+    table: PublicTable,
+    fields: list,
+    earlier: _Earlier,
+    data: Path,
+) -> dict[str, str]:
+    """Write (or link) the parts of a table published in parts; returns part -> fingerprint."""
+    folder = data / table.name
+    folder.mkdir()
+    prints = earlier.carried_parts(table.name, fields)
+    if prints is None:
+        prints = part_fingerprints(con, table)
+    changed = [p for p in prints if not earlier.link_part(table.name, p, prints[p], fields, folder)]
+    if changed:
+        export_parts(con, table, folder, changed, everything=len(changed) == len(prints))
+    if not prints:  # no rows: one empty part keeps the table's columns readable
+        select = f"{_published_select(table)} where false"
+        for fmt, options in _COPY_OPTIONS.items():
+            target = folder / f"{EMPTY_PART}.{fmt}"
+            con.execute(f"copy ({select}) to {_literal(target)} ({options})")
+    log.info(
+        "%s: %d parts, %d written, %d linked from the earlier release",
+        table.name,
+        len(prints),
+        len(changed),
+        len(prints) - len(changed),
+    )
+    return prints
+
+
+def _table_print(prints: dict[str, str]) -> tuple[int, str]:
+    """Rows and the table's fingerprint (content_fingerprint's) from its parts'."""
+    rows = total = 0
+    for value in prints.values():
+        count, _, summed = value.partition(":")
+        rows, total = rows + int(count), total + int(summed)
+    return rows, f"{rows}:{total}"
+
+
+def part_fingerprints(con: duckdb.DuckDBPyConnection, table: PublicTable) -> dict[str, str]:
+    """Part -> content_fingerprint of its rows, in one scan of the table."""
+    assert table.parts is not None
+    rows = con.execute(
+        f"select {table.parts.key_sql()} as part, count(*), sum(hash(published)::hugeint)"
+        f" from ({_published_select(table)}) as published group by part order by part"
+    ).fetchall()
+    return {part: f"{count}:{total or 0}" for part, count, total in rows}
+
+
+def export_parts(
+    con: duckdb.DuckDBPyConnection,
+    table: PublicTable,
+    folder: Path,
+    parts: list[str],
+    everything: bool = False,
+) -> None:
+    """Write `folder/<part>.parquet` and `.csv` of the listed parts: one scan per format, DuckDB
+    splitting the rows by part (a numbered partition column, which it leaves out of the files)."""
+    assert table.parts is not None
+    staging = folder.parent / f".parts-{table.name}"
+    listed = "[" + ", ".join(_sql_string(p) for p in parts) + "]"
+    number = f"list_position({listed}, {table.parts.key_sql()})"
+    where = "" if everything else f" where {number} is not null"
+    select = (
+        f"select *, {number} as {_PART_COLUMN} from ({_published_select(table)}) as published"
+        f"{where}"
+    )
+    staging.mkdir()
+    try:
+        for fmt, options in _COPY_OPTIONS.items():
+            target = staging / fmt
+            con.execute(
+                f"copy ({select}) to {_literal(target)} ({options}, partition_by ({_PART_COLUMN}))"
+            )
+            for index, part in enumerate(parts, 1):
+                written = sorted((target / f"{_PART_COLUMN}={index}").glob(f"*.{fmt}"))
+                if len(written) != 1:
+                    raise PublicationError(
+                        f"{table.name}: part {part} came out as {len(written)} {fmt} files"
+                    )
+                os.replace(written[0], folder / f"{part}.{fmt}")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+FORMATS = ("parquet", "csv")
+_COPY_OPTIONS = {"parquet": "format parquet, compression zstd", "csv": "format csv, header true"}
+_PART_COLUMN = "lantern_part_number"
+# datapackage.json: the table a part's resources belong to, and the part
+TABLE_PROPERTY = "lantern:table"
+PART_PROPERTY = "lantern:part"
+
+
+def table_files(release: Path, table: str, fmt: str = "parquet") -> list[Path]:
+    """The files of one published table in a release: `data/<table>.<fmt>`, or its parts in
+    name order (an empty list when the release has neither)."""
+    single = Path(release) / DATA_DIR / f"{table}.{fmt}"
+    if single.is_file():
+        return [single]
+    return sorted((Path(release) / DATA_DIR / table).glob(f"*.{fmt}"))
+
+
+def published_tables(release: Path, fmt: str = "parquet") -> dict[str, list[Path]]:
+    """Every table of a release -> its `fmt` files: `data/<table>.<fmt>`, or its parts in name
+    order."""
+    data = Path(release) / DATA_DIR
+    out = {p.stem: [p] for p in data.glob(f"*.{fmt}")}
+    for folder in data.iterdir():
+        if folder.is_dir() and not folder.name.startswith("."):
+            out[folder.name] = sorted(folder.glob(f"*.{fmt}"))
+    return dict(sorted(out.items()))
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -515,10 +714,9 @@ def content_fingerprint(con: duckdb.DuckDBPyConnection, table: PublicTable) -> s
 def export_table(con: duckdb.DuckDBPyConnection, table: PublicTable, data_dir: Path) -> int:
     """Write `<name>.parquet` and `<name>.csv` of one table's published columns; returns rows."""
     select = _published_select(table)
-    parquet = data_dir / f"{table.name}.parquet"
-    csv = data_dir / f"{table.name}.csv"
-    con.execute(f"copy ({select}) to {_literal(parquet)} (format parquet, compression zstd)")
-    con.execute(f"copy ({select}) to {_literal(csv)} (format csv, header true)")
+    for fmt, options in _COPY_OPTIONS.items():
+        target = data_dir / f"{table.name}.{fmt}"
+        con.execute(f"copy ({select}) to {_literal(target)} ({options})")
     row = con.execute(f"select count(*) from {table.relation}").fetchone()
     return int(row[0]) if row else 0
 
@@ -551,18 +749,30 @@ def _datapackage(
     created_at: datetime,
 ) -> dict[str, Any]:
     """Frictionless Data Package v1. The CSV of a table is its tabular data resource; its Parquet
-    twin is a plain data resource (`<name>-parquet`) carrying the same schema."""
+    twin is a plain data resource (`<name>-parquet`) carrying the same schema. A table published
+    in parts has a pair per part (`<name>-<part>`, `<name>-<part>-parquet`), each naming its
+    table and part (`lantern:table`, `lantern:part`)."""
     resources: list[dict[str, Any]] = []
-    for table in tables:
+    described = [
+        (table, part)
+        for table in tables
+        for part in (
+            [None]
+            if table.parts is None
+            else [p.stem for p in table_files(root, table.name, "csv")]
+        )
+    ]
+    for table, part in described:
         fields = schemas[table.name]
         for suffix, fmt, mediatype, profile in (
             ("", "csv", "text/csv", "tabular-data-resource"),
             ("-parquet", "parquet", "application/vnd.apache.parquet", "data-resource"),
         ):
-            relative = f"{DATA_DIR}/{table.name}.{fmt}"
+            stem = table.name if part is None else f"{table.name}/{part}"
+            relative = f"{DATA_DIR}/{stem}.{fmt}"
             file = root / relative
             resource: dict[str, Any] = {
-                "name": f"{table.name}{suffix}",
+                "name": stem.replace("/", "-") + suffix,
                 "path": relative,
                 "profile": profile,
                 "title": table.name,
@@ -573,6 +783,8 @@ def _datapackage(
                 "hash": f"sha256:{file_sha256(file)}",
                 "schema": {"fields": fields},
             }
+            if part is not None:
+                resource[TABLE_PROPERTY], resource[PART_PROPERTY] = table.name, part
             if fmt == "csv":
                 resource["encoding"] = "utf-8"
                 resource["dialect"] = {
@@ -871,4 +1083,8 @@ def _quote(identifier: str) -> str:
 
 
 def _literal(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
+    return _sql_string(str(path))
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

@@ -81,20 +81,34 @@ class ReleaseData:
         self.con.close()
 
     def path(self, table: str) -> Path:
+        """The table's Parquet file, or the glob of its parts (`data/<table>/*.parquet`, a table
+        published in parts: dagster_project/publication.py, Parts)."""
         for folder in ("data", "narratives"):
             candidate = self.root / folder / f"{table}.parquet"
             if candidate.is_file():
                 return candidate
+        if (self.root / "data" / table).is_dir():
+            return self.root / "data" / table / "*.parquet"
         return self.root / "data" / f"{table}.parquet"
 
+    def files(self, table: str) -> list[Path]:
+        """The Parquet files a read of `table` reads."""
+        path = self.path(table)
+        return sorted(path.parent.glob(path.name)) if "*" in path.name else [path]
+
     def has(self, table: str) -> bool:
-        return self.path(table).is_file()
+        return any(p.is_file() for p in self.files(table))
 
     def tables(self) -> list[str]:
-        return sorted(p.stem for p in (self.root / "data").glob("*.parquet"))
+        data = self.root / "data"
+        return sorted(
+            {p.stem for p in data.glob("*.parquet")}
+            | {p.parent.name for p in data.glob("*/*.parquet")}
+        )
 
     def rows(self, sql: str, params: Sequence = ()) -> list[dict]:
-        """`sql` names tables as {fct_stops}; each becomes read_parquet of the published file."""
+        """`sql` names tables as {fct_stops}; each becomes read_parquet of the published file
+        (or parts)."""
         names = {t: f"read_parquet('{self.path(t)}')" for t in _placeholders(sql)}
         cursor = self.con.execute(sql.format(**names), list(params))
         columns = [c[0] for c in cursor.description]
@@ -1268,7 +1282,7 @@ def section_disparities(ctx: Context) -> str:
         elif found:
             out.append(
                 '<p class="pending">Published in '
-                + ", ".join(f"<code>data/{esc(t)}.parquet</code>" for t in found)
+                + ", ".join(f"<code>{esc(ctx.data.file(t))}</code>" for t in found)
                 + "; this report does not summarise it yet — read the file directly.</p>"
             )
         else:
@@ -1385,7 +1399,7 @@ def _pending_domain(ctx: Context, fragments: tuple[str, ...], what: str) -> str:
     if found:
         return (
             '<p class="pending">Published in '
-            + ", ".join(f"<code>data/{esc(t)}.parquet</code>" for t in found)
+            + ", ".join(f"<code>{esc(ctx.data.file(t))}</code>" for t in found)
             + "; this report does not summarise it yet — read the file directly.</p>"
         )
     return not_published_html(what)
@@ -2124,10 +2138,11 @@ def section_methods(ctx: Context) -> str:
             ["Published file", "SHA-256"],
             [
                 [
-                    f"<code>{esc(ctx.data.file(t))}</code>",
-                    f"<code>{file_sha256(ctx.data.path(t))}</code>",
+                    f"<code>{esc(path.relative_to(ctx.data.root).as_posix())}</code>",
+                    f"<code>{file_sha256(path)}</code>",
                 ]
                 for t in used
+                for path in ctx.data.files(t)
             ],
         )
     )
@@ -2338,25 +2353,40 @@ def contract_columns(table: str) -> dict[str, str] | None:
     return None
 
 
-def site_tables(source_dir: Path = SITE_SOURCE_DIR) -> set[str]:
-    """The published tables the site's sources read (`read_parquet('<table>.parquet')`)."""
+_SITE_READ = re.compile(r"read_parquet\('([a-z0-9_]+)(/\*)?\.parquet'\)")
+
+
+def site_reads(source_dir: Path = SITE_SOURCE_DIR) -> dict[str, bool]:
+    """The published tables the site's sources read -> whether in parts: `read_parquet(
+    '<table>.parquet')`, or `read_parquet('<table>/*.parquet')` for a table published in parts
+    (dagster_project/publication.py, Parts)."""
     return {
-        name
+        name: bool(parted)
         for sql in source_dir.glob("*.sql")
-        for name in re.findall(r"read_parquet\('([a-z0-9_]+)\.parquet'\)", sql.read_text())
+        for name, parted in _SITE_READ.findall(sql.read_text())
     }
+
+
+def site_tables(source_dir: Path = SITE_SOURCE_DIR) -> set[str]:
+    """The published tables the site's sources read."""
+    return set(site_reads(source_dir))
 
 
 def write_placeholders(release_root: Path, source_dir: Path = SITE_SOURCE_DIR) -> list[str]:
     """For every table the site reads that the release lacks (an older release, a table not yet
-    published), an empty Parquet file with the table's contract columns, so the sources still
-    run and the page says the section is not published. Returns the tables stood in for."""
+    published), an empty Parquet file with the table's contract columns (in a folder of its
+    own for a table read in parts), so the sources still run and the page says the section is
+    not published. Returns the tables stood in for."""
     folder = source_dir / PLACEHOLDERS
     shutil.rmtree(folder, ignore_errors=True)
+    reads = site_reads(source_dir)
     missing = sorted(
         t
-        for t in site_tables(source_dir)
-        if not any((release_root / f / f"{t}.parquet").is_file() for f in ("data", "narratives"))
+        for t, parted in reads.items()
+        if not any(
+            any((release_root / f).glob(f"{t}/*.parquet" if parted else f"{t}.parquet"))
+            for f in ("data", "narratives")
+        )
     )
     if not missing:
         return []
@@ -2366,12 +2396,17 @@ def write_placeholders(release_root: Path, source_dir: Path = SITE_SOURCE_DIR) -
         for table in missing:
             columns = contract_columns(table)
             if columns is None:
+                read = f"{table}/*.parquet" if reads[table] else f"{table}.parquet"
                 raise ReportError(
-                    f"the site reads {table}.parquet, which {release_root} lacks, and no contract"
+                    f"the site reads {read}, which {release_root} lacks, and no contract"
                     " (dbt YAML or analytics/nightly.py) gives its columns"
                 )
             select = ", ".join(f'cast(null as {t}) as "{c}"' for c, t in columns.items())
-            con.execute(f"copy (select {select} limit 0) to '{folder / table}.parquet'")
+            target = (
+                folder / table / "empty.parquet" if reads[table] else folder / f"{table}.parquet"
+            )
+            target.parent.mkdir(exist_ok=True)
+            con.execute(f"copy (select {select} limit 0) to '{target}'")
     finally:
         con.close()
     log.info("site: no %s in the release; empty placeholders written", ", ".join(missing))

@@ -36,7 +36,7 @@ import duckdb
 import pytest
 
 from dagster_project import cli
-from dagster_project.publication import current_release
+from dagster_project.publication import current_release, published_tables, table_files
 from ingestion import demo, pipeline, settings
 
 ROWS = 400
@@ -103,11 +103,11 @@ def release_tables(release: Path) -> dict[str, tuple[list, list]]:
     out = {}
     con = duckdb.connect()
     try:
-        for parquet in sorted((release / "data").glob("*.parquet")):
-            relation = con.read_parquet(str(parquet))
+        for table, files in published_tables(release).items():  # parts included
+            relation = con.read_parquet([str(f) for f in files])
             schema = list(zip(relation.columns, map(str, relation.types), strict=True))
             rows = sorted(relation.fetchall(), key=repr)
-            out[parquet.stem] = (schema, rows)
+            out[table] = (schema, rows)
     finally:
         con.close()
     return out
@@ -240,13 +240,25 @@ def test_a_stops_only_night_is_narrow(history):
     assert "narrow:    only files of stops changed" in summary
     assert "narrow:" not in history["summaries"][3]  # the rebuild is a full night
 
-    def inode(release: Path, table: str) -> int:
-        return (release / "data" / f"{table}.parquet").stat().st_ino
+    def inodes(release: Path, table: str) -> dict[str, int]:
+        """file (a part's name for a table published in parts) -> inode, Parquet and CSV"""
+        files = table_files(release, table) + table_files(release, table, "csv")
+        assert files, table
+        return {f.relative_to(release).as_posix(): f.stat().st_ino for f in files}
 
     for table in ("fct_calls_for_service", "fct_arrests", "fct_bwc_recordings", "dim_agencies"):
-        assert inode(before, table) == inode(after, table), table
-    for table in ("fct_stops", "mart_quality_record_versions", "mart_quality_files"):
-        assert inode(before, table) != inode(after, table), table
+        assert inodes(before, table) == inodes(after, table), table
+    for table in ("mart_quality_record_versions", "mart_quality_files"):
+        earlier, later = inodes(before, table), inodes(after, table)
+        assert set(earlier) == set(later) and all(earlier[f] != later[f] for f in later), table
+    # fct_stops is published in parts by agency and year: the night changed alder's stops only,
+    # so alder's parts were written again and every other agency's linked from night 2
+    stops_before, stops_after = inodes(before, "fct_stops"), inodes(after, "fct_stops")
+    alder = {f for f in stops_after if f.startswith("data/fct_stops/alder_pd-")}
+    others = set(stops_after) - alder
+    assert alder and others and set(stops_before) == set(stops_after)
+    assert all(stops_before[f] != stops_after[f] for f in alder)
+    assert all(stops_before[f] == stops_after[f] for f in others)
     checks = json.loads((after / "checks.json").read_text())
     carried = {c["asset_key"] for c in checks if c.get("carried_from_release") == before.name}
     checked = {c["asset_key"] for c in checks if "carried_from_release" not in c}

@@ -52,6 +52,9 @@ def public_models(manifest_path: Path) -> list[dict]:
                 "columns": {
                     c: v.get("description", "") for c, v in node.get("columns", {}).items()
                 },
+                # `publish_parts` (dagster_project/publication.py, Parts): dbt keeps a model's
+                # meta in its config (and, for older manifests, beside it)
+                "meta": node["config"].get("meta") or node.get("meta") or {},
             }
         )
     return sorted(models, key=lambda m: m["name"])
@@ -76,6 +79,7 @@ def build_publish_asset(
     def release(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         from dagster_project.defs import automation
         from dagster_project.publication import (
+            Parts,
             PublicTable,
             Reuse,
             carry_files,
@@ -129,7 +133,14 @@ def build_publish_asset(
                 + ", ".join(f"{c['asset_key']}:{c['check_name']}" for c in blocked)
             )
         tables = [
-            PublicTable(m["schema"], m["name"], m["description"], m["columns"]) for m in models
+            PublicTable(
+                m["schema"],
+                m["name"],
+                m["description"],
+                m["columns"],
+                Parts.from_meta(m.get("meta")),
+            )
+            for m in models
         ]
         published = publish_release(
             settings.warehouse_path(),

@@ -227,7 +227,7 @@ def test_one_partition_changes_only_its_agency(history):
     )[0][0]
     assert new_arrests > 0
     published = duckdb.sql(
-        f"select count(*) from '{history['release_2']}/data/fct_arrests.parquet'"
+        f"select count(*) from '{history['release_2']}/data/fct_arrests/*.parquet'"
         f" where agency_id = '{ALDER}'"
     ).fetchone()[0]
     assert published == history["alder_after_1"] + new_arrests
@@ -255,7 +255,7 @@ def test_broken_file_of_one_agency_does_not_hold_back_another(history):
     )[0][0]
     assert birch > 0
     published = duckdb.sql(
-        f"select count(*) from '{history['release_3']}/data/fct_arrests.parquet'"
+        f"select count(*) from '{history['release_3']}/data/fct_arrests/*.parquet'"
         f" where agency_id = '{BIRCH}'"
     ).fetchone()[0]
     assert published == birch

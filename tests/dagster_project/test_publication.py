@@ -13,10 +13,12 @@ import pytest
 
 from dagster_project import publication
 from dagster_project.publication import (
+    Parts,
     PublicationError,
     PublicTable,
     current_release,
     publish_release,
+    table_files,
     verify_release,
 )
 
@@ -327,3 +329,177 @@ def test_an_unchanged_table_is_taken_from_the_current_release(
     assert verify_release(third) == []
     assert inode(second, "fct_stops.parquet") == inode(third, "fct_stops.parquet")
     assert inode(second, "dim_agencies.parquet") != inode(third, "dim_agencies.parquet")
+
+
+def parted_tables() -> list[PublicTable]:
+    """fct_stops in parts by agency and year of stop_date, dim_agencies whole."""
+    stops, agencies = public_tables()
+    return [
+        PublicTable(
+            stops.schema,
+            stops.name,
+            stops.description,
+            stops.columns,
+            Parts("agency_id", "stop_date"),
+        ),
+        agencies,
+    ]
+
+
+def inodes(release: Path) -> dict[str, int]:
+    return {
+        p.relative_to(release).as_posix(): p.stat().st_ino
+        for p in (release / "data").rglob("*")
+        if p.is_file()
+    }
+
+
+def test_a_large_fact_is_published_in_parts_by_agency_and_year(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    """One Parquet and CSV pair per agency and year (an undated row and a missing agency get
+    parts of their own); datapackage.json describes each part; the parts hold every row once."""
+    con = duckdb.connect(str(warehouse))
+    con.execute("update marts.fct_stops set agency_id = 'Birch SO' where stop_person_id = 'p1'")
+    con.execute("update marts.fct_stops set stop_date = null where stop_person_id = 'p2'")
+    con.execute("update marts.fct_stops set agency_id = null where stop_person_id = 'p3'")
+    con.execute("update marts.fct_stops set stop_date = '2025-02-01' where stop_person_id = 'p4'")
+    con.close()
+
+    release = publish(warehouse, tmp_path / "publish", "r1", tables=parted_tables())
+
+    root = release.path
+    stops = table_files(root, "fct_stops")
+    assert [p.name for p in stops] == [
+        "alder_pd-2024.parquet",
+        "alder_pd-2025.parquet",
+        "alder_pd-undated.parquet",
+        "birch_so-2024.parquet",
+        "unknown-2024.parquet",
+    ]
+    assert [p.stem for p in table_files(root, "fct_stops", "csv")] == [p.stem for p in stops]
+    assert table_files(root, "dim_agencies") == [root / "data" / "dim_agencies.parquet"]
+    assert release.row_counts == {"fct_stops": 25, "dim_agencies": 1}
+    con = duckdb.connect()
+    counts = dict(
+        con.execute(
+            "select parse_filename(filename, true), count(*) from read_parquet(?, filename=true)"
+            " group by all",
+            [[str(p) for p in stops]],
+        ).fetchall()
+    )
+    assert counts == {
+        "alder_pd-2024": 21,
+        "alder_pd-2025": 1,
+        "alder_pd-undated": 1,
+        "birch_so-2024": 1,
+        "unknown-2024": 1,
+    }
+    ids = con.execute(
+        f"select stop_person_id from read_csv('{root}/data/fct_stops/*.csv') order by all"
+    ).fetchall()
+    assert sorted(i for (i,) in ids) == sorted(f"p{i}" for i in range(25))
+    con.close()
+    assert "officer_name" not in (root / "data/fct_stops/alder_pd-2024.csv").read_text()
+
+    resources = {
+        r["name"]: r for r in json.loads((root / "datapackage.json").read_text())["resources"]
+    }
+    part = resources["fct_stops-alder_pd-2025"]
+    assert part["path"] == "data/fct_stops/alder_pd-2025.csv"
+    assert (part["lantern:table"], part["lantern:part"]) == ("fct_stops", "alder_pd-2025")
+    assert part["profile"] == "tabular-data-resource"
+    assert [f["name"] for f in part["schema"]["fields"]][:2] == ["stop_person_id", "agency_id"]
+    assert resources["fct_stops-alder_pd-2025-parquet"]["format"] == "parquet"
+    assert "fct_stops" not in resources  # the table is its parts
+    meta = json.loads((root / "release.json").read_text())
+    assert sorted(meta["parts"]["fct_stops"]) == [p.stem for p in stops]
+    assert meta["fingerprints"]["fct_stops"] == publication.content_fingerprint(
+        duckdb.connect(str(warehouse), read_only=True), parted_tables()[0]
+    )  # the table's fingerprint is its parts' together
+    assert verify_release(root) == []
+
+
+def test_a_new_day_rewrites_only_its_agency_year(warehouse: Path, tmp_path: Path) -> None:
+    """A row added to one agency-year: that part is written again, every other part and table is
+    a hard link to the earlier release; a narrow night that did not rebuild the table links all
+    its parts without a scan; with no rows, the table is one empty part."""
+    publish_dir = tmp_path / "publish"
+    con = duckdb.connect(str(warehouse))
+    con.execute("update marts.fct_stops set stop_date = '2023-12-31' where stop_person_id = 'p5'")
+    con.close()
+    first = publish(warehouse, publish_dir, "r1", tables=parted_tables()).path
+    con = duckdb.connect(str(warehouse))
+    con.execute(
+        "insert into marts.fct_stops by name select 'p99' as stop_person_id, agency_id,"
+        " date '2024-03-01' as stop_date, stop_at, subject_race, subject_age, search_conducted,"
+        " officer_id_hash, officer_name from marts.fct_stops where stop_person_id = 'p1'"
+    )
+    con.close()
+    second = publish(
+        warehouse, publish_dir, "r2", tables=parted_tables(), reuse=publication.Reuse(first)
+    ).path
+    assert verify_release(second) == []
+    before, after = inodes(first), inodes(second)
+    assert set(before) == set(after)
+    rewritten = {f for f in after if before[f] != after[f]}
+    assert rewritten == {"data/fct_stops/alder_pd-2024.parquet", "data/fct_stops/alder_pd-2024.csv"}
+    meta = [json.loads((r / "release.json").read_text()) for r in (first, second)]
+    assert meta[1]["row_counts"]["fct_stops"] == meta[0]["row_counts"]["fct_stops"] + 1
+    assert (
+        meta[1]["parts"]["fct_stops"]["alder_pd-2023"]
+        == meta[0]["parts"]["fct_stops"]["alder_pd-2023"]
+    )
+
+    # A narrow night that rebuilt neither table: both taken as they are, parts included (the
+    # warehouse changed under it, so a scan would have seen it).
+    con = duckdb.connect(str(warehouse))
+    con.execute("delete from marts.fct_stops where stop_person_id = 'p99'")
+    con.close()
+    third = publish(
+        warehouse,
+        publish_dir,
+        "r3",
+        tables=parted_tables(),
+        reuse=publication.Reuse(second, frozenset()),
+    ).path
+    assert inodes(third) == after
+    assert json.loads((third / "release.json").read_text())["parts"] == meta[1]["parts"]
+
+    con = duckdb.connect(str(warehouse))
+    con.execute("delete from marts.fct_stops")
+    con.close()
+    fourth = publish(
+        warehouse, publish_dir, "r4", tables=parted_tables(), reuse=publication.Reuse(third)
+    ).path
+    assert [p.name for p in table_files(fourth, "fct_stops", "csv")] == ["empty.csv"]
+    header = (fourth / "data/fct_stops/empty.csv").read_text().splitlines()
+    assert header == [
+        "stop_person_id,agency_id,stop_date,stop_at,subject_race,subject_age,"
+        "search_conducted,officer_id_hash"
+    ]
+    assert verify_release(fourth) == []
+
+
+def test_parts_by_a_column_not_published_are_refused(warehouse: Path, tmp_path: Path) -> None:
+    stops, agencies = public_tables()
+    table = PublicTable(
+        stops.schema,
+        stops.name,
+        stops.description,
+        stops.columns,
+        Parts("agency_id", "officer_name"),
+    )
+    with pytest.raises(PublicationError, match="in parts by \\['officer_name'\\]"):
+        publish(warehouse, tmp_path / "publish", "r1", tables=[table, agencies])
+    assert not (tmp_path / "publish" / "r1").exists()
+
+
+def test_parts_come_from_the_models_meta() -> None:
+    assert Parts.from_meta({"publish_parts": {"by": "agency_id", "year_of": "stop_date"}}) == Parts(
+        "agency_id", "stop_date"
+    )
+    assert Parts.from_meta({"publish_parts": {"by": "agency_id"}}) == Parts("agency_id", None)
+    assert Parts.from_meta({}) is None and Parts.from_meta(None) is None
+    with pytest.raises(PublicationError, match="publish_parts"):
+        Parts.from_meta({"publish_parts": {"year": "stop_date"}})

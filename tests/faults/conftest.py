@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dagster_project.publication import current_release
+from dagster_project.publication import current_release, published_tables
 from ingestion import demo
 
 ROWS = 400
@@ -66,19 +66,20 @@ def published_numbers(release: Path) -> dict[str, tuple[int, list]]:
     out = {}
     con = duckdb.connect()
     try:
-        for parquet in sorted((release / "data").glob("*.parquet")):
-            if parquet.stem.startswith(QUALITY_PREFIX):
+        for table, files in published_tables(release).items():  # parts included
+            if table.startswith(QUALITY_PREFIX):
                 continue
             columns = [
                 r[0]
                 for r in con.execute(
-                    "select name from parquet_schema(?) where num_children is null", [str(parquet)]
+                    "select name from parquet_schema(?) where num_children is null", [str(files[0])]
                 ).fetchall()
                 if r[0] not in LINEAGE_COLUMNS and r[0] != "duckdb_schema"
             ]
             select = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
-            rows = con.execute(f"select {select} from read_parquet(?)", [str(parquet)]).fetchall()
-            out[parquet.stem] = (len(rows), sorted(map(repr, rows)))
+            paths = [str(f) for f in files]
+            rows = con.execute(f"select {select} from read_parquet(?)", [paths]).fetchall()
+            out[table] = (len(rows), sorted(map(repr, rows)))
     finally:
         con.close()
     return out

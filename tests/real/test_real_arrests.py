@@ -17,6 +17,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dagster_project.publication import published_tables
+
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
 SOURCE = REAL / "austin-rp-arrests-2019" / "2019_APD_Arrests_DATA.csv"
 AGENCY = "austin_pd"
@@ -78,8 +80,8 @@ def run(real_run_a):
 
 def test_quality_gate_passed_and_release_published(run):
     assert run["rc"] == 0, run["summary"]
-    published = run["data"] / "publish" / "current" / "data" / "fct_arrests.csv"
-    assert published.is_file(), run["summary"]
+    published = published_tables(run["data"] / "publish" / "current", "csv")
+    assert published.get("fct_arrests"), run["summary"]
 
 
 def test_every_delivered_row_is_loaded_or_rejected_with_a_reason(run):
@@ -160,7 +162,7 @@ def test_personal_columns_never_published_nor_kept(run):
         )
     }
     assert not raw_columns & forbidden
-    for path in sorted((run["data"] / "publish" / "current" / "data").glob("*.csv")):
+    for path in sorted((run["data"] / "publish" / "current" / "data").rglob("*.csv")):
         with path.open(newline="", encoding="utf-8") as f:
             header = {c.lower() for c in next(csv.reader(f), [])}
         assert not header & forbidden, path.name

@@ -197,7 +197,7 @@ def test_no_name_or_coordinates_of_the_deceased_are_published(run):
     names = {r["name"] for r in records if r["name"]}
     assert len(names) > 9_000
     assert not names & cells
-    everything = "\n".join(p.read_text(encoding="utf-8") for p in run["published"].glob("*.csv"))
+    everything = "\n".join(p.read_text(encoding="utf-8") for p in run["published"].rglob("*.csv"))
     assert not names & set(re.split(r"[,\n]", everything))
     raw_columns = {
         c

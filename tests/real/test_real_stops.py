@@ -221,7 +221,7 @@ def test_personal_columns_never_published_nor_kept_in_clear(run, agency_id):
     forbidden = {name.lower() for name in personal} | {
         f"{prefix}{_snake(name)}" for name in personal for prefix in ("", "src_")
     }
-    published = sorted((run["data"] / "publish" / "current" / "data").glob("*.csv"))
+    published = sorted((run["data"] / "publish" / "current" / "data").rglob("*.csv"))
     assert published
     for path in published:
         with path.open(newline="", encoding="utf-8") as f:

@@ -18,6 +18,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dagster_project.publication import published_tables
+
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
 SEATTLE = REAL / "seattle-use-of-force" / "Use_Of_Force.csv"
 DALLAS = REAL / "dallas-uof-2016" / "37-00049_UOF-P_2016_prepped.csv"
@@ -84,8 +86,8 @@ def run(real_run_b):
 def test_quality_gate_passed_and_release_published(run):
     assert run["rc"] == 0, run["summary"]
     for name in ("incidents", "subjects", "officers", "actions"):
-        published = run["data"] / "publish" / "current" / "data" / f"fct_use_of_force_{name}.csv"
-        assert published.is_file(), run["summary"]
+        published = published_tables(run["data"] / "publish" / "current", "csv")
+        assert published.get(f"fct_use_of_force_{name}"), run["summary"]
 
 
 @pytest.mark.parametrize(
@@ -222,10 +224,13 @@ def test_no_officer_or_subject_id_is_published_in_clear(run):
         "dallas_pd/use_of_force/" + DALLAS.name: (DALLAS, ("OFFICER_ID", "SUBJECT_ID")),
     }
     records = {name: csv_records(path) for name, (path, _) in sources.items()}
-    published = sorted(
-        (run["data"] / "publish" / "current" / "data").glob("fct_use_of_force_*.csv")
-    )
-    assert len(published) == 4
+    tables = {
+        table: files
+        for table, files in published_tables(run["data"] / "publish" / "current", "csv").items()
+        if table.startswith("fct_use_of_force_")
+    }
+    assert len(tables) == 4
+    published = [path for files in tables.values() for path in files]  # parts included
     checked = 0
     for path in published:
         with path.open(newline="", encoding="utf-8") as f:

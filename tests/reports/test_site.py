@@ -184,7 +184,7 @@ def test_overview_shows_every_agency_with_published_counts(site):
     stops = dict(
         published(
             site["release"],
-            "select agency_id, count(*) from read_parquet('{data}/fct_stops.parquet') group by 1",
+            "select agency_id, count(*) from read_parquet('{data}/fct_stops/*.parquet') group by 1",
         )
     )
     agencies = published(
@@ -210,7 +210,7 @@ def test_overview_shows_every_agency_with_published_counts(site):
     chart = charts(dom)["People stopped by agency and kind of stop (all years in the release)"]
     (alder_traffic,) = published(
         site["release"],
-        "select count(*) from read_parquet('{data}/fct_stops.parquet')"
+        "select count(*) from read_parquet('{data}/fct_stops/*.parquet')"
         " where agency_id = 'alder_pd' and stop_type = 'vehicular'",
     )[0]
     assert f"{alder_traffic}" in chart
@@ -228,7 +228,7 @@ def test_agency_page_shows_stops_rates_texts_and_missing_sections(site):
     pedestrian = published(
         release,
         "select coalesce(subject_race, 'not recorded'), count(*) from read_parquet("
-        "'{data}/fct_stops.parquet') where agency_id = 'cedar_pd' and stop_year = 2023"
+        "'{data}/fct_stops/*.parquet') where agency_id = 'cedar_pd' and stop_year = 2023"
         " and stop_type = 'pedestrian' group by 1 order by 2 desc",
     )
     top_race, top_count = pedestrian[0]
@@ -276,7 +276,7 @@ def test_agency_page_lights_up_every_section_with_published_numbers(site):
     assert "Not yet published" not in text
     year = published(
         release,
-        "select max(stop_year) from read_parquet('{data}/fct_stops.parquet')"
+        "select max(stop_year) from read_parquet('{data}/fct_stops/*.parquet')"
         " where agency_id = 'alder_pd'",
     )[0][0]
 
@@ -324,15 +324,15 @@ def test_agency_page_lights_up_every_section_with_published_numbers(site):
     # Body-worn cameras: recordings of the year, and force incidents with a linked recording.
     (recordings,) = published(
         release,
-        "select count(*) from read_parquet('{data}/fct_bwc_recordings.parquet')"
+        "select count(*) from read_parquet('{data}/fct_bwc_recordings/*.parquet')"
         " where agency_id = 'alder_pd' and year(started_date) = ?",
         [year],
     )[0]
     incidents, recorded = published(
         release,
         "select count(*), count(*) filter (where uof_id in (select uof_id from read_parquet("
-        "'{data}/fct_bwc_recordings.parquet') where uof_id is not null))"
-        " from read_parquet('{data}/fct_use_of_force_incidents.parquet')"
+        "'{data}/fct_bwc_recordings/*.parquet') where uof_id is not null))"
+        " from read_parquet('{data}/fct_use_of_force_incidents/*.parquet')"
         " where agency_id = 'alder_pd' and incident_year = ?",
         [year],
     )[0]
@@ -354,7 +354,7 @@ def test_agency_page_lights_up_every_section_with_published_numbers(site):
     discipline, contacts = published(
         release,
         "select count(*) filter (where is_school_discipline_matter), count(*) from read_parquet("
-        "'{data}/fct_school_incidents.parquet') where agency_id = 'alder_pd'"
+        "'{data}/fct_school_incidents/*.parquet') where agency_id = 'alder_pd'"
         " and incident_year = ?",
         [year],
     )[0]
@@ -362,7 +362,7 @@ def test_agency_page_lights_up_every_section_with_published_numbers(site):
     by_race = published(
         release,
         "select count(*) filter (where is_arrest) from read_parquet("
-        "'{data}/fct_school_incidents.parquet') where agency_id = 'alder_pd'"
+        "'{data}/fct_school_incidents/*.parquet') where agency_id = 'alder_pd'"
         " and incident_year = ? group by subject_race",
         [year],
     )
@@ -374,8 +374,8 @@ def test_agency_page_lights_up_every_section_with_published_numbers(site):
     unit, construct, respondents, score = published(
         release,
         "with scores as (select r.unit, i.construct, r.response_id,"
-        " avg(i.scored_value) as score from read_parquet('{data}/fct_survey_responses.parquet') r"
-        " join read_parquet('{data}/fct_survey_item_responses.parquet') i using (response_id)"
+        " avg(i.scored_value) as score from read_parquet('{data}/fct_survey_responses/*.parquet') r"
+        " join read_parquet('{data}/fct_survey_item_responses/*.parquet') i using (response_id)"
         " where r.agency_id = 'alder_pd' and r.survey_type = 'officer_climate'"
         " group by all) select unit, construct, count(*), avg(score) from scores"
         " group by all order by avg(score) limit 1",
@@ -401,7 +401,7 @@ def test_agency_page_lights_up_every_section_with_published_numbers(site):
     # Calls for service and freshness.
     (calls,) = published(
         release,
-        "select count(*) from read_parquet('{data}/fct_calls_for_service.parquet')"
+        "select count(*) from read_parquet('{data}/fct_calls_for_service/*.parquet')"
         " where agency_id = 'alder_pd' and received_year = ?",
         [year],
     )[0]

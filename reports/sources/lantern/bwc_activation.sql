@@ -1,12 +1,12 @@
 -- Body-worn camera activation, per agency and year, from the link keys of
--- data/fct_bwc_recordings.parquet: use-of-force incidents (fct_use_of_force_incidents.uof_id)
+-- data/fct_bwc_recordings/*.parquet: use-of-force incidents (fct_use_of_force_incidents.uof_id)
 -- and stops (fct_stops.stop_id) with at least one linked recording, and late activations:
 -- recorded force incidents whose first recording started more than 30 s after the first unit
 -- arrived on the call (fct_calls_for_service.arrived_at).
 -- An empty table gets one placeholder row (agency_id '(none)'): Evidence cannot write an
 -- empty result to Parquet, and pages filter by agency, so the row never shows.
 with recordings as (
-    select * from read_parquet('fct_bwc_recordings.parquet')
+    select * from read_parquet('fct_bwc_recordings/*.parquet')
 ),
 first_recording as (
     select uof_id, min(started_at) as started_at from recordings
@@ -20,9 +20,9 @@ force as (
         count(*) filter (
             where first_recording.started_at > calls.arrived_at + interval 30 second
         ) as force_late
-    from read_parquet('fct_use_of_force_incidents.parquet') as incidents
+    from read_parquet('fct_use_of_force_incidents/*.parquet') as incidents
     left join first_recording on first_recording.uof_id = incidents.uof_id
-    left join read_parquet('fct_calls_for_service.parquet') as calls
+    left join read_parquet('fct_calls_for_service/*.parquet') as calls
         on calls.call_id = incidents.call_id
     group by all
 ),
@@ -31,7 +31,7 @@ stops as (
         count(distinct stop_id) filter (
             where stop_id in (select stop_id from recordings where stop_id is not null)
         ) as stops_recorded
-    from read_parquet('fct_stops.parquet')
+    from read_parquet('fct_stops/*.parquet')
     group by all
 ),
 published as (

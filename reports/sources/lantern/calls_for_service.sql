@@ -1,4 +1,4 @@
--- data/fct_calls_for_service.parquet, counted by agency, year received and priority, with the
+-- data/fct_calls_for_service/*.parquet, counted by agency, year received and priority, with the
 -- median response time (first unit arrived - call received).
 -- An empty table gets one placeholder row (agency_id '(none)'): Evidence cannot write an
 -- empty result to Parquet, and pages filter by agency, so the row never shows.
@@ -7,7 +7,7 @@ with published as (
         count(*) as calls, count(response_seconds) as timed_calls,
         median(response_seconds) / 60.0 as median_response_minutes,
         count(*) filter (where is_mental_health_call) as mental_health_calls
-    from read_parquet('fct_calls_for_service.parquet')
+    from read_parquet('fct_calls_for_service/*.parquet')
     group by all
 )
 select * from published

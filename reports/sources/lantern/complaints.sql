@@ -1,4 +1,4 @@
--- data/fct_complaints.parquet, counted by agency, year received and status.
+-- data/fct_complaints/*.parquet, counted by agency, year received and status.
 -- An empty table gets one placeholder row (agency_id '(none)'): Evidence cannot write an
 -- empty result to Parquet, and pages filter by agency, so the row never shows.
 with published as (
@@ -9,7 +9,7 @@ with published as (
         count(*) as complaints,
         sum(allegation_count) as allegations,
         sum(sustained_allegation_count) as sustained_allegations
-    from read_parquet('fct_complaints.parquet')
+    from read_parquet('fct_complaints/*.parquet')
     group by all
 )
 select * from published

@@ -1,4 +1,4 @@
--- data/fct_school_incidents.parquet: student contacts, arrests and justice referrals by
+-- data/fct_school_incidents/*.parquet: student contacts, arrests and justice referrals by
 -- perceived race. Counts about students from 1 to 9 are not shipped (null, shown as "<10").
 -- An empty table gets one placeholder row (agency_id '(none)'): Evidence cannot write an
 -- empty result to Parquet, and pages filter by agency, so the row never shows.
@@ -7,7 +7,7 @@ with counted as (
         count(*) as contacts,
         count(*) filter (where is_arrest) as arrests,
         count(*) filter (where is_justice_referral) as referrals
-    from read_parquet('fct_school_incidents.parquet')
+    from read_parquet('fct_school_incidents/*.parquet')
     group by all
 ),
 published as (

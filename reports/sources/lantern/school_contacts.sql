@@ -1,4 +1,4 @@
--- data/fct_school_incidents.parquet, counted by agency, year and reason for contact.
+-- data/fct_school_incidents/*.parquet, counted by agency, year and reason for contact.
 -- An empty table gets one placeholder row (agency_id '(none)'): Evidence cannot write an
 -- empty result to Parquet, and pages filter by agency, so the row never shows.
 with published as (
@@ -9,7 +9,7 @@ with published as (
         count(*) filter (where is_school_discipline_matter) as discipline_contacts,
         count(*) filter (where is_arrest) as arrests,
         count(*) filter (where is_justice_referral) as referrals
-    from read_parquet('fct_school_incidents.parquet')
+    from read_parquet('fct_school_incidents/*.parquet')
     group by all
 )
 select * from published

@@ -1,4 +1,4 @@
--- data/fct_stops.parquet, counted by agency, year, stop type and perceived race: the site never
+-- data/fct_stops/*.parquet, counted by agency, year, stop type and perceived race: the site never
 -- ships person-level rows to the browser. Counts are of people stopped (one row per person).
 -- An empty table gets one placeholder row (agency_id '(none)'): Evidence cannot write an
 -- empty result to Parquet, and pages filter by agency, so the row never shows.
@@ -15,7 +15,7 @@ with published as (
         count(*) filter (where arrest_made) as arrested,
         count(*) filter (where citation_issued) as cited,
         count(*) filter (where warning_issued) as warned
-    from read_parquet('fct_stops.parquet')
+    from read_parquet('fct_stops/*.parquet')
     group by all
 )
 select * from published

@@ -1,4 +1,4 @@
--- data/fct_survey_responses.parquet joined with data/fct_survey_item_responses.parquet: each
+-- data/fct_survey_responses/*.parquet joined with data/fct_survey_item_responses/*.parquet: each
 -- respondent's construct score (mean of its scored items), then per agency, year, survey, unit
 -- and construct the respondents and the mean with a 95% normal interval. A cell with fewer than
 -- 10 respondents ships no score (anonymity).
@@ -8,8 +8,8 @@ with scores as (
     select responses.agency_id, year(responses.completed_date) as survey_year,
         responses.survey_type, responses.survey_wave, responses.unit, items.construct,
         responses.response_id, avg(items.scored_value) as score
-    from read_parquet('fct_survey_responses.parquet') as responses
-    join read_parquet('fct_survey_item_responses.parquet') as items
+    from read_parquet('fct_survey_responses/*.parquet') as responses
+    join read_parquet('fct_survey_item_responses/*.parquet') as items
         on items.response_id = responses.response_id
     where items.scored_value is not null
     group by all
