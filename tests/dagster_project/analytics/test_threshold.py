@@ -54,8 +54,10 @@ def synthetic_counts(seed: int, n_geos: int = 10) -> tuple[pd.DataFrame, dict[st
 @pytest.fixture(scope="module")
 def synthetic_fit():
     counts, truth = synthetic_counts(seed=7)
+    # 150 draws: with sampler seeds 0-2 every truth stays inside its interval (at most 0.89 of its
+    # width from the lower end), r-hat at most 1.032, no divergence, as with 200
     fitted, diagnostics = threshold.fit_cells(
-        counts, threshold.FitSettings(num_warmup=200, num_samples=200, num_chains=2), group="ZZ"
+        counts, threshold.FitSettings(num_warmup=150, num_samples=150, num_chains=2), group="ZZ"
     )
     return counts, truth, fitted, diagnostics
 
@@ -111,8 +113,10 @@ def test_real_states_reproduce_the_papers_thresholds(figures):
     counts = threshold.read_counts(figures / "fig4b_threshold_test.csv")
     counts = counts.rename(columns={"inferred_threshold": "inferred_threshold_published"})
     subset = counts[counts["state"].isin(["CT", "RI"])]
+    # 150 draws: with sampler seeds 0-2, r >= 0.9989, both orderings agree in 14 of 14 counties
+    # and r-hat <= 1.048 (300 draws: r >= 0.9998, r-hat <= 1.028), at half the sampling time
     fitted, diagnostics = threshold.fit_by(
-        subset, "state", threshold.FitSettings(300, 300, 2), processes=2
+        subset, "state", threshold.FitSettings(150, 150, 2), processes=2
     )
     assert sorted(d["group"] for d in diagnostics) == ["CT", "RI"]
     assert all(d["max_rhat"] < 1.1 for d in diagnostics), diagnostics
