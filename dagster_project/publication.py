@@ -94,6 +94,20 @@ class Parts:
 EMPTY_PART = "empty"
 
 
+def part_agency(agency_id: str | None) -> str:
+    """The agency's name in its parts' file names (Parts.key_sql, in Python)."""
+    name = re.sub(r"[^a-z0-9_.]+", "_", str(agency_id).lower()) if agency_id is not None else ""
+    return name or "unknown"
+
+
+def agency_parts(folder: Path, agency_id: str, fmt: str = "parquet") -> list[Path]:
+    """One agency's parts of a table published in parts (`<agency>-<year>` or `<agency>`)."""
+    name = part_agency(agency_id)
+    return sorted(
+        p for p in Path(folder).glob(f"*.{fmt}") if p.stem == name or p.stem.startswith(f"{name}-")
+    )
+
+
 @dataclass(frozen=True)
 class PublicTable:
     """A public mart as dbt documents it; only the documented columns are published."""

@@ -31,7 +31,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project import narratives
-from dagster_project.publication import file_sha256
+from dagster_project.publication import agency_parts, file_sha256, part_agency
 from ingestion import settings
 
 log = logging.getLogger(__name__)
@@ -69,10 +69,15 @@ class ReportError(RuntimeError):
 
 
 class ReleaseData:
-    """Read-only SQL over one release folder's Parquet files (data/ and narratives/)."""
+    """Read-only SQL over one release folder's Parquet files (data/ and narratives/).
 
-    def __init__(self, root: Path):
+    With `agency`, a table published in parts (dagster_project/publication.py, Parts) is read
+    from that agency's parts only: an annual report reads its own agency's files, not the whole
+    state's history (every query of a report is about its agency)."""
+
+    def __init__(self, root: Path, agency: str | None = None):
         self.root = Path(root)
+        self.agency = agency
         self.con = duckdb.connect()
         info = self.root / "release.json"
         self.info = json.loads(info.read_text(encoding="utf-8")) if info.is_file() else {}
@@ -81,23 +86,30 @@ class ReleaseData:
         self.con.close()
 
     def path(self, table: str) -> Path:
-        """The table's Parquet file, or the glob of its parts (`data/<table>/*.parquet`, a table
-        published in parts: dagster_project/publication.py, Parts)."""
+        """The table's Parquet file, or the glob of its parts (`data/<table>/*.parquet`; with
+        `agency`, `data/<table>/<agency>-*.parquet`)."""
         for folder in ("data", "narratives"):
             candidate = self.root / folder / f"{table}.parquet"
             if candidate.is_file():
                 return candidate
-        if (self.root / "data" / table).is_dir():
-            return self.root / "data" / table / "*.parquet"
+        folder = self.root / "data" / table
+        if folder.is_dir():
+            scope = "*" if self.agency is None else f"{part_agency(self.agency)}-*"
+            return folder / f"{scope}.parquet"
         return self.root / "data" / f"{table}.parquet"
 
     def files(self, table: str) -> list[Path]:
         """The Parquet files a read of `table` reads."""
-        path = self.path(table)
-        return sorted(path.parent.glob(path.name)) if "*" in path.name else [path]
+        folder = self.root / "data" / table
+        if not folder.is_dir() or (self.root / "data" / f"{table}.parquet").is_file():
+            return [self.path(table)]
+        if self.agency is None:
+            return sorted(folder.glob("*.parquet"))
+        return agency_parts(folder, self.agency)
 
     def has(self, table: str) -> bool:
-        return any(p.is_file() for p in self.files(table))
+        """Whether the release publishes the table (for any agency)."""
+        return (self.root / "data" / table).is_dir() or self.path(table).is_file()
 
     def tables(self) -> list[str]:
         data = self.root / "data"
@@ -106,10 +118,22 @@ class ReleaseData:
             | {p.parent.name for p in data.glob("*/*.parquet")}
         )
 
+    def relation(self, table: str) -> str:
+        """SQL for the table's rows: read_parquet of its file or parts; with none of the agency's
+        parts, no rows with the table's columns (from any of its parts)."""
+        files = self.files(table)
+        if not files and self.has(table):
+            any_part = min((self.root / "data" / table).glob("*.parquet"))
+            return f"(select * from read_parquet({_sql_text(any_part)}) limit 0)"
+        listed = ", ".join(_sql_text(f) for f in files)
+        return (
+            f"read_parquet([{listed}])" if files else f"read_parquet({_sql_text(self.path(table))})"
+        )
+
     def rows(self, sql: str, params: Sequence = ()) -> list[dict]:
-        """`sql` names tables as {fct_stops}; each becomes read_parquet of the published file
-        (or parts)."""
-        names = {t: f"read_parquet('{self.path(t)}')" for t in _placeholders(sql)}
+        """`sql` names tables as {fct_stops}; each becomes the read of its published file or
+        parts (`relation`)."""
+        names = {t: self.relation(t) for t in _placeholders(sql)}
         cursor = self.con.execute(sql.format(**names), list(params))
         columns = [c[0] for c in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
@@ -120,6 +144,10 @@ class ReleaseData:
 
     def file(self, table: str) -> str:
         return self.path(table).relative_to(self.root).as_posix()
+
+
+def _sql_text(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
 
 
 def _placeholders(sql: str) -> set[str]:
@@ -2297,9 +2325,12 @@ def write_annual_reports(
             folder = release_root / RELEASE_REPORTS / agency_id
             folder.mkdir(parents=True, exist_ok=True)
             target = folder / f"{year}.html"
-            target.write_text(
-                render_annual_report(data, agencies_dir, agency_id, year), encoding="utf-8"
-            )
+            own = ReleaseData(release_root, agency=agency_id)  # the agency's parts only
+            try:
+                html_text = render_annual_report(own, agencies_dir, agency_id, year)
+            finally:
+                own.close()
+            target.write_text(html_text, encoding="utf-8")
             written.append(target)
             if chromium and (not pdf_latest_only or latest[agency_id] == year):
                 print_pdf(target, folder / f"{year}.pdf", chromium)

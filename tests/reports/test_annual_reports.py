@@ -115,11 +115,14 @@ def test_report_sections_counts_and_narratives(demo_release):
     sums = dict(
         line.split("  ")[::-1] for line in (demo_release / "SHA256SUMS").read_text().splitlines()
     )
-    # fct_stops is published in parts (agency and year): each part read is listed
+    # fct_stops is published in parts (agency and year): the report reads and lists alder's
     parts = sorted(f for f in sums if f.startswith("data/fct_stops/") and f.endswith(".parquet"))
     assert len(parts) >= 3  # the stops of alder, birch and cedar (2023)
+    own = [p for p in parts if p.startswith("data/fct_stops/alder_pd-")]
+    assert own and len(own) < len(parts)
     for part in parts:
-        assert f"<td><code>{part}</code></td><td><code>{sums[part]}</code></td>" in html
+        row = f"<td><code>{part}</code></td><td><code>{sums[part]}</code></td>"
+        assert (row in html) == (part in own), part
 
 
 def test_missing_narrative_is_stated_not_invented(demo_release):
@@ -270,3 +273,33 @@ def test_new_sections_equal_the_published_files(demo_release):
         base_measure = measure.removesuffix("_ratio")
         assert f"<td>{measure}</td>" in html or f"<td>{base_measure}</td>" in html, measure
     assert "mart_quality_freshness.parquet" in html
+
+
+def test_a_report_reads_only_its_agencys_parts_and_says_the_same(demo_release):
+    """Each annual report reads its own agency's parts of the facts (not the whole state's
+    history): the report is the one a read of every part gives, but for the files it names."""
+    data = reports.ReleaseData(demo_release)
+    try:
+        targets = reports.report_targets(data)
+        assert len({agency for agency, _ in targets}) >= 3
+        for agency, year in targets:
+            own = reports.ReleaseData(demo_release, agency=agency)
+            try:
+                scoped = reports.render_annual_report(own, settings.agencies_dir(), agency, year)
+                files = {p.relative_to(demo_release).as_posix() for p in own.files("fct_stops")}
+            finally:
+                own.close()
+            whole = reports.render_annual_report(data, settings.agencies_dir(), agency, year)
+            assert files and all(f.startswith(f"data/fct_stops/{agency}-") for f in files)
+            read = r"<td><code>(data/fct_stops/[^<]+)</code></td><td><code>[0-9a-f]{64}"
+            assert set(re.findall(read, scoped)) == files  # Methods: the files read
+            assert len(set(re.findall(read, whole))) > len(files)  # every agency's
+            assert not re.search(r"data/fct_stops/(?!" + agency + r"-)", scoped)
+
+            def normalised(text: str) -> str:
+                text = text.split("<h3>Files read</h3>", 1)[0]
+                return re.sub(r"(data/fct_[a-z_]+/)[a-z0-9_.]+-\*", r"\1*", text)
+
+            assert normalised(scoped) == normalised(whole), (agency, year)
+    finally:
+        data.close()
