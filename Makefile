@@ -62,8 +62,9 @@ clean:  ## remove everything a run wrote (keeps the virtualenv)
 
 ROWS ?= 10000000
 HISTORY ?=
+REPEAT ?= 3
 bench: install  ## DuckDB alone vs Lantern's nightly run on the same files (bench/results.json)
-	$(BIN)/python bench/run.py --rows $(ROWS) --history "$(HISTORY)"
+	$(BIN)/python bench/run.py --rows $(ROWS) --history "$(HISTORY)" --repeat $(REPEAT)
 
 # The community site (Evidence, reports/) and the annual reports. npm installs the pinned,
 # locked packages; Debian's chromium (and poppler-utils' pdftotext for the tests) come from apt.
