@@ -619,35 +619,43 @@ def export_parts(
     parts: list[str],
     everything: bool = False,
 ) -> None:
-    """Write `folder/<part>.parquet` and `.csv` of the listed parts: one scan per format, DuckDB
-    splitting the rows by part (a numbered partition column, which it leaves out of the files)."""
+    """Write `folder/<part>.parquet` and `.csv` of the listed parts: one scan per format for up
+    to PARTS_PER_SCAN parts, DuckDB splitting the rows by part (a numbered partition column,
+    which it leaves out of the files). Past DuckDB's limit of open files in one partitioned
+    write (100) a part would come out as several files, so more parts take more scans."""
     assert table.parts is not None
     staging = folder.parent / f".parts-{table.name}"
-    listed = "[" + ", ".join(_sql_string(p) for p in parts) + "]"
-    number = f"list_position({listed}, {table.parts.key_sql()})"
-    where = "" if everything else f" where {number} is not null"
-    select = (
-        f"select *, {number} as {_PART_COLUMN} from ({_published_select(table)}) as published"
-        f"{where}"
-    )
     staging.mkdir()
     try:
-        for fmt, options in _COPY_OPTIONS.items():
-            target = staging / fmt
-            con.execute(
-                f"copy ({select}) to {_literal(target)} ({options}, partition_by ({_PART_COLUMN}))"
+        for start in range(0, len(parts), PARTS_PER_SCAN):
+            chunk = parts[start : start + PARTS_PER_SCAN]
+            listed = "[" + ", ".join(_sql_string(p) for p in chunk) + "]"
+            number = f"list_position({listed}, {table.parts.key_sql()})"
+            where = (
+                "" if everything and len(chunk) == len(parts) else f" where {number} is not null"
             )
-            for index, part in enumerate(parts, 1):
-                written = sorted((target / f"{_PART_COLUMN}={index}").glob(f"*.{fmt}"))
-                if len(written) != 1:
-                    raise PublicationError(
-                        f"{table.name}: part {part} came out as {len(written)} {fmt} files"
-                    )
-                os.replace(written[0], folder / f"{part}.{fmt}")
+            select = (
+                f"select *, {number} as {_PART_COLUMN} from ({_published_select(table)})"
+                f" as published{where}"
+            )
+            for fmt, options in _COPY_OPTIONS.items():
+                target = staging / f"{start}-{fmt}"
+                con.execute(
+                    f"copy ({select}) to {_literal(target)}"
+                    f" ({options}, partition_by ({_PART_COLUMN}))"
+                )
+                for index, part in enumerate(chunk, 1):
+                    written = sorted((target / f"{_PART_COLUMN}={index}").glob(f"*.{fmt}"))
+                    if len(written) != 1:
+                        raise PublicationError(
+                            f"{table.name}: part {part} came out as {len(written)} {fmt} files"
+                        )
+                    os.replace(written[0], folder / f"{part}.{fmt}")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+PARTS_PER_SCAN = 64
 FORMATS = ("parquet", "csv")
 _COPY_OPTIONS = {"parquet": "format parquet, compression zstd", "csv": "format csv, header true"}
 _PART_COLUMN = "lantern_part_number"

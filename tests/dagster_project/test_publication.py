@@ -503,3 +503,32 @@ def test_parts_come_from_the_models_meta() -> None:
     assert Parts.from_meta({}) is None and Parts.from_meta(None) is None
     with pytest.raises(PublicationError, match="publish_parts"):
         Parts.from_meta({"publish_parts": {"year": "stop_date"}})
+
+
+def test_more_parts_than_one_partitioned_write_keeps_open(tmp_path: Path) -> None:
+    """DuckDB's partitioned write keeps at most 100 files open and splits a part past that into
+    several files: 130 agency-years are written 64 at a time, one file pair each."""
+    path = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.fct_many as select 'a' || (i % 13) as agency_id,"
+        " date '2000-06-01' + to_years(((i // 13) % 10)::integer) as event_date, i as n"
+        " from range(26000) t(i)"
+    )
+    con.close()
+    table = PublicTable("marts", "fct_many", "", {}, Parts("agency_id", "event_date"))
+
+    release = publish_release(path, tmp_path / "publish", [table], [], personal_columns=set())
+
+    parquet = table_files(release.path, "fct_many")
+    assert len(parquet) == 130 == len(table_files(release.path, "fct_many", "csv"))
+    assert release.row_counts == {"fct_many": 26000}
+    con = duckdb.connect()
+    per_file = con.execute(
+        "select count(*), count(distinct n) from read_parquet(?) group by filename",
+        [[str(p) for p in parquet]],
+    ).fetchall()
+    con.close()
+    assert set(per_file) == {(200, 200)}
+    assert verify_release(release.path) == []
