@@ -531,11 +531,8 @@ class _Earlier:
         )
         if not allowed or name not in self.row_counts or self.fields.get(name) != fields:
             return None
-        sources = [self.reuse.release / DATA_DIR / f"{name}.{fmt}" for fmt in ("parquet", "csv")]
-        if not all(source.is_file() for source in sources):
+        if not _link_pair(self.reuse.release / DATA_DIR / name, data_dir):
             return None
-        for source in sources:
-            _link_or_copy(source, data_dir / source.name)
         return int(self.row_counts[name])
 
     def carried_parts(self, name: str, fields: list) -> dict[str, str] | None:
@@ -554,12 +551,7 @@ class _Earlier:
             return False
         if self.fields.get(name) != fields:
             return False
-        sources = [self.reuse.release / DATA_DIR / name / f"{part}.{fmt}" for fmt in FORMATS]
-        if not all(source.is_file() for source in sources):
-            return False
-        for source in sources:
-            _link_or_copy(source, folder / source.name)
-        return True
+        return _link_pair(self.reuse.release / DATA_DIR / name / part, folder)
 
 
 def _publish_parts(
@@ -579,10 +571,7 @@ def _publish_parts(
     if changed:
         export_parts(con, table, folder, changed, everything=len(changed) == len(prints))
     if not prints:  # no rows: one empty part keeps the table's columns readable
-        select = f"{_published_select(table)} where false"
-        for fmt, options in _COPY_OPTIONS.items():
-            target = folder / f"{EMPTY_PART}.{fmt}"
-            con.execute(f"copy ({select}) to {_literal(target)} ({options})")
+        _copy_formats(con, f"{_published_select(table)} where false", folder / EMPTY_PART)
     log.info(
         "%s: %d parts, %d written, %d linked from the earlier release",
         table.name,
@@ -629,7 +618,7 @@ def export_parts(
     try:
         for start in range(0, len(parts), PARTS_PER_SCAN):
             chunk = parts[start : start + PARTS_PER_SCAN]
-            listed = "[" + ", ".join(_sql_string(p) for p in chunk) + "]"
+            listed = "[" + ", ".join(sql_literal(p) for p in chunk) + "]"
             number = f"list_position({listed}, {table.parts.key_sql()})"
             where = (
                 "" if everything and len(chunk) == len(parts) else f" where {number} is not null"
@@ -641,7 +630,7 @@ def export_parts(
             for fmt, options in _COPY_OPTIONS.items():
                 target = staging / f"{start}-{fmt}"
                 con.execute(
-                    f"copy ({select}) to {_literal(target)}"
+                    f"copy ({select}) to {sql_literal(target)}"
                     f" ({options}, partition_by ({_PART_COLUMN}))"
                 )
                 for index, part in enumerate(chunk, 1):
@@ -682,6 +671,17 @@ def published_tables(release: Path, fmt: str = "parquet") -> dict[str, list[Path
         if folder.is_dir() and not folder.name.startswith("."):
             out[folder.name] = sorted(folder.glob(f"*.{fmt}"))
     return dict(sorted(out.items()))
+
+
+def _link_pair(stem: Path, folder: Path) -> bool:
+    """Link `stem.parquet` and `stem.csv` of an earlier release into `folder`; False (nothing
+    linked) when either is missing."""
+    sources = [stem.with_name(f"{stem.name}.{fmt}") for fmt in FORMATS]
+    if not all(source.is_file() for source in sources):
+        return False
+    for source in sources:
+        _link_or_copy(source, folder / source.name)
+    return True
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -735,12 +735,15 @@ def content_fingerprint(con: duckdb.DuckDBPyConnection, table: PublicTable) -> s
 
 def export_table(con: duckdb.DuckDBPyConnection, table: PublicTable, data_dir: Path) -> int:
     """Write `<name>.parquet` and `<name>.csv` of one table's published columns; returns rows."""
-    select = _published_select(table)
-    for fmt, options in _COPY_OPTIONS.items():
-        target = data_dir / f"{table.name}.{fmt}"
-        con.execute(f"copy ({select}) to {_literal(target)} ({options})")
+    _copy_formats(con, _published_select(table), data_dir / table.name)
     row = con.execute(f"select count(*) from {table.relation}").fetchone()
     return int(row[0]) if row else 0
+
+
+def _copy_formats(con: duckdb.DuckDBPyConnection, select: str, stem: Path) -> None:
+    """`stem.parquet` and `stem.csv` of a query's rows."""
+    for fmt, options in _COPY_OPTIONS.items():
+        con.execute(f"copy ({select}) to {sql_literal(f'{stem}.{fmt}')} ({options})")
 
 
 def _table_columns(con: duckdb.DuckDBPyConnection, table: PublicTable) -> dict[str, str]:
@@ -1104,9 +1107,6 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _literal(path: Path) -> str:
-    return _sql_string(str(path))
-
-
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def sql_literal(text: str | Path) -> str:
+    """A SQL string literal of a text or a path."""
+    return "'" + str(text).replace("'", "''") + "'"

@@ -31,7 +31,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project import narratives
-from dagster_project.publication import agency_parts, file_sha256, part_agency
+from dagster_project.publication import agency_parts, file_sha256, part_agency, sql_literal
 from ingestion import settings
 
 log = logging.getLogger(__name__)
@@ -94,8 +94,10 @@ class ReleaseData:
                 return candidate
         folder = self.root / "data" / table
         if folder.is_dir():
-            scope = "*" if self.agency is None else f"{part_agency(self.agency)}-*"
-            return folder / f"{scope}.parquet"
+            if self.agency is None:
+                return folder / "*.parquet"
+            whole = folder / f"{part_agency(self.agency)}.parquet"  # parts by agency only
+            return whole if whole.is_file() else folder / f"{part_agency(self.agency)}-*.parquet"
         return self.root / "data" / f"{table}.parquet"
 
     def files(self, table: str) -> list[Path]:
@@ -124,10 +126,12 @@ class ReleaseData:
         files = self.files(table)
         if not files and self.has(table):
             any_part = min((self.root / "data" / table).glob("*.parquet"))
-            return f"(select * from read_parquet({_sql_text(any_part)}) limit 0)"
-        listed = ", ".join(_sql_text(f) for f in files)
+            return f"(select * from read_parquet({sql_literal(any_part)}) limit 0)"
+        listed = ", ".join(sql_literal(f) for f in files)
         return (
-            f"read_parquet([{listed}])" if files else f"read_parquet({_sql_text(self.path(table))})"
+            f"read_parquet([{listed}])"
+            if files
+            else f"read_parquet({sql_literal(self.path(table))})"
         )
 
     def rows(self, sql: str, params: Sequence = ()) -> list[dict]:
@@ -144,10 +148,6 @@ class ReleaseData:
 
     def file(self, table: str) -> str:
         return self.path(table).relative_to(self.root).as_posix()
-
-
-def _sql_text(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def _placeholders(sql: str) -> set[str]:
