@@ -376,6 +376,196 @@ def test_incremental_equals_full_refresh(warehouse: Warehouse) -> None:
     assert warehouse.rows(query) == incremental
 
 
+def test_stop_events_incremental_equals_full_refresh(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """int_stop_events groups again only the stops fct_stops refreshed, with all of each stop's
+    people: a two-person stop with one person corrected and one added (its unchanged person still
+    counts), a stop corrected into another year, a new stop, and an agency remapped (a new value map rewrites its rows with
+    their old load time) give the table a full refresh gives; untouched stops are not rewritten."""
+    night = Warehouse(tmp_path / "warehouse.duckdb", tmp_path / "target", tmp_path / "logs")
+    shutil.copy(warehouse.path, night.path)
+    models = ("int_stops_deduplicated", "fct_stops", "int_stop_events")
+    built = night.dbt("run", "--select", *models)
+    assert built.returncode == 0, built.output
+    query = "select * from intermediate.int_stop_events order by stop_id"
+    events = "select source_record_id, period, district from intermediate.int_stop_events join (select distinct stop_id, source_record_id from marts.fct_stops) using (stop_id)"  # noqa: E501
+    assert ("M-1", 2024, None) in night.rows(events)
+    third = "birch_pd/stops/2024-03.csv"
+    con = duckdb.connect(str(night.path))
+    try:
+        con.execute("update intermediate.int_stop_events set district = 'UNTOUCHED' where stop_id ="
+                    " (select stop_id from marts.fct_stops where source_record_id = 'O-1')")  # fmt: skip
+        insert_stops(
+            con,
+            [
+                # M-1's person 2 corrected into 2025, district North, and a person 3 added in
+                # 2025, district East: its year stays its unchanged person 1's (2024)
+                birch_row(third, 2, THIRD_LOAD_AT, source_record_id="M-1", person_seq="2",
+                          subject_race="2", stop_date="2025-02-01", district="North"),
+                birch_row(third, 3, THIRD_LOAD_AT, source_record_id="M-1", person_seq="3",
+                          subject_race="1", stop_date="2025-02-01", district="East"),
+                # F-1 (one person) corrected into December 2023
+                birch_row(third, 4, THIRD_LOAD_AT, source_record_id="F-1", subject_race="1",
+                          stop_date="2023-12-30", district="West"),
+                birch_row(third, 5, THIRD_LOAD_AT, source_record_id="Z-1", subject_race="3"),
+            ],
+        )  # fmt: skip
+        con.execute(
+            "insert into raw.value_maps values ('alder_pd', 'stops', 'subject_race', 'h', 'hispanic')"
+        )
+    finally:
+        con.close()
+    incremental = night.dbt("run", "--select", *models)
+    assert incremental.returncode == 0, incremental.output
+    rows = night.rows(events)
+    assert {("M-1", 2024, "East"), ("F-1", 2023, "West"), ("Z-1", 2024, None)} <= set(rows)
+    assert ("O-1", 2024, "UNTOUCHED") in rows  # not refreshed: neither reloaded nor remapped
+    alder = night.rows(
+        "select distinct events.mapping_hash = stops.mapping_hash from intermediate.int_stop_events"
+        " as events join marts.fct_stops as stops using (stop_id) where stops.agency_id = 'alder_pd'"
+    )
+    assert alder == [(True,)]  # the remapped agency's stops carry its new mapping hash
+    con = duckdb.connect(str(night.path))
+    try:
+        con.execute("update intermediate.int_stop_events set district = null where district = 'UNTOUCHED'")  # fmt: skip
+    finally:
+        con.close()
+    after = night.rows(query)
+    rebuilt = night.dbt("run", "--full-refresh", "--select", "int_stop_events")
+    assert rebuilt.returncode == 0, rebuilt.output
+    assert night.rows(query) == after
+
+
+def test_stop_cells_recount_only_changed_agency_years(warehouse: Warehouse, tmp_path: Path) -> None:
+    """int_stop_cells (the disparity marts' counts) counts again only the agency-years whose
+    stops changed: a new stop in a new year and a stop corrected into another year recount
+    those years and leave an unchanged agency's cells as they were; a year whose only stop is
+    corrected away keeps a zero row (its cells deleted); a remapped agency is recounted. The
+    cells equal a full refresh's."""
+    night = Warehouse(tmp_path / "warehouse.duckdb", tmp_path / "target", tmp_path / "logs")
+    shutil.copy(warehouse.path, night.path)
+    models = ("int_stops_deduplicated", "fct_stops", "int_stop_cells", "mart_stop_rates")
+    cells = "select * from intermediate.int_stop_cells where stops > 0 order by all"
+    by_year = (
+        "select agency_id, stop_year, sum(stops) from intermediate.int_stop_cells"
+        " group by all order by all"
+    )
+    assert night.rows(by_year) == [("alder_pd", 2023, 400), ("birch_pd", 2024, 7)]
+
+    def deliver(rows: list[dict], sql: str = "") -> None:
+        con = duckdb.connect(str(night.path))
+        try:
+            insert_stops(con, rows)
+            if sql:
+                con.execute(sql)
+        finally:
+            con.close()
+        done = night.dbt("run", "--select", *models)
+        assert done.returncode == 0, done.output
+
+    # an untouched agency-year's cells are not counted again: a mark made by hand stays
+    con = duckdb.connect(str(night.path))
+    try:
+        con.execute("update intermediate.int_stop_cells set stops = stops + 1000 where agency_id = 'alder_pd'")  # fmt: skip
+    finally:
+        con.close()
+    third = "birch_pd/stops/2024-03.csv"
+    deliver([
+        birch_row(third, 2, THIRD_LOAD_AT, source_record_id="V-1", subject_race="2", stop_date="2019-05-05"),
+        birch_row(third, 3, THIRD_LOAD_AT, source_record_id="F-1", subject_race="1", stop_date="2022-06-01"),
+    ])  # fmt: skip
+    assert night.rows(by_year) == [
+        ("alder_pd", 2023, 1000 * 2 + 400),  # two cells (black, white), each marked
+        ("birch_pd", 2019, 1), ("birch_pd", 2022, 1), ("birch_pd", 2024, 6),
+    ]  # fmt: skip
+    # V-1 corrected into 2024: birch's 2019 is left without stops; alder remapped (counted
+    # again: the mark goes)
+    fourth = "birch_pd/stops/2024-04.csv"
+    deliver([
+        birch_row(fourth, 2, "2024-03-04 02:00:00+00", source_record_id="V-1", subject_race="2"),
+    ], "insert into raw.value_maps values ('alder_pd', 'stops', 'subject_race', 'h', 'hispanic')")  # fmt: skip
+    assert night.rows(by_year) == [
+        ("alder_pd", 2023, 400), ("birch_pd", 2019, 0), ("birch_pd", 2022, 1), ("birch_pd", 2024, 7)
+    ]  # fmt: skip
+    assert night.rows(
+        "select distinct stop_year from marts.mart_stop_rates where agency_id = 'birch_pd' order by 1"
+    ) == [(2022,), (2024,)]
+    incremental = night.rows(cells)
+    rebuilt = night.dbt("run", "--full-refresh", "--select", "int_stop_cells")
+    assert rebuilt.returncode == 0, rebuilt.output
+    assert night.rows(cells) == incremental
+    assert night.rows("select count(*) from intermediate.int_stop_cells where stops = 0") == [(0,)]
+
+
+def test_record_versions_incremental_equals_full_refresh(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """int_record_versions numbers again only the records with a raw row loaded after its
+    watermark (int_record_versions_checked), with every earlier version of each: a third version
+    of a record, a person of a stop sent a second time, a record sent once; a record repeated
+    earlier and not sent again keeps its rows untouched; the table equals a full refresh."""
+    night = Warehouse(tmp_path / "warehouse.duckdb", tmp_path / "target", tmp_path / "logs")
+    shutil.copy(warehouse.path, night.path)
+    models = ("int_record_versions", "int_record_versions_checked")
+    con = duckdb.connect(str(night.path))
+    try:  # O-1 sent again in the second load: repeated before the first build
+        insert_stops(con, [birch_row("birch_pd/stops/2024-02.csv", 4, SECOND_LOAD_AT,
+                                     source_record_id="O-1", subject_race="3")])  # fmt: skip
+    finally:
+        con.close()
+    built = night.dbt("run", "--select", *models)
+    assert built.returncode == 0, built.output
+    versions = (
+        "select source_record_id, record_seq, version_number, version_count, is_current,"
+        " source_file from intermediate.int_record_versions order by all"
+    )
+    assert [r[:4] for r in night.rows(versions)] == [
+        ("D-1", 1, 1, 2), ("D-1", 1, 2, 2), ("O-1", 1, 1, 2), ("O-1", 1, 2, 2)
+    ]  # fmt: skip
+    assert night.rows(
+        "select dataset, cast(checked_through as varchar) from"
+        " intermediate.int_record_versions_checked order by dataset"
+    ) == [("arrests", None), ("stops", "2024-03-02 02:00:00+00")]
+    third = "birch_pd/stops/2024-03.csv"
+    con = duckdb.connect(str(night.path))
+    try:
+        con.execute("update intermediate.int_record_versions set source_file = 'UNTOUCHED'"
+                    " where source_record_id = 'O-1'")  # fmt: skip
+        insert_stops(
+            con,
+            [
+                birch_row(third, 2, THIRD_LOAD_AT, source_record_id="D-1", subject_race="3"),
+                birch_row(third, 3, THIRD_LOAD_AT, source_record_id="M-1", person_seq="2",
+                          subject_race="2"),
+                birch_row(third, 4, THIRD_LOAD_AT, source_record_id="S-1", subject_race="1"),
+            ],
+        )  # fmt: skip
+    finally:
+        con.close()
+    incremental = night.dbt("run", "--select", *models)
+    assert incremental.returncode == 0, incremental.output
+    rows = night.rows(versions)
+    assert [r[:5] for r in rows] == [
+        ("D-1", 1, 1, 3, False), ("D-1", 1, 2, 3, False), ("D-1", 1, 3, 3, True),
+        ("M-1", 2, 1, 2, False), ("M-1", 2, 2, 2, True),
+        ("O-1", 1, 1, 2, False), ("O-1", 1, 2, 2, True),
+    ]  # fmt: skip
+    assert {r[5] for r in rows if r[0] == "O-1"} == {"UNTOUCHED"}  # not numbered again
+    con = duckdb.connect(str(night.path))
+    try:
+        con.execute("update intermediate.int_record_versions set source_file = 'birch_pd/stops/"
+                    "2024-01.csv' where source_record_id = 'O-1' and version_number = 1")
+        con.execute("update intermediate.int_record_versions set source_file = 'birch_pd/stops/"
+                    "2024-02.csv' where source_record_id = 'O-1' and version_number = 2")
+    finally:
+        con.close()
+    after = night.rows("select * from intermediate.int_record_versions order by all")
+    rebuilt = night.dbt("run", "--full-refresh", "--select", *models)
+    assert rebuilt.returncode == 0, rebuilt.output
+    assert night.rows("select * from intermediate.int_record_versions order by all") == after
+
+
 def test_codes_mapped_and_derived(warehouse: Warehouse) -> None:
     # 08:00 in Los Angeles in July is 15:00 UTC
     assert warehouse.one(
