@@ -402,7 +402,7 @@ def agency_fingerprints(con, settings: NightlySettings) -> dict[str, str]:
         """
         with stops as (
             select agency_id, count(*) as n, max(loaded_at) as last_loaded,
-                   bit_xor(hash(stop_person_id, loaded_at, mapping_hash)) as digest
+                   sum(hash(stop_person_id, loaded_at, mapping_hash)::hugeint) as digest
             from marts.fct_stops group by agency_id
         )
         select stops.agency_id, stops.n, stops.last_loaded, stops.digest,

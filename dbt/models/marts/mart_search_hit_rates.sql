@@ -10,9 +10,12 @@
 
 with
 
-stops as (
+stop_cells as (
 
-    select * from {{ ref('fct_stops') }}
+    -- fct_stops counted once by the values the marts read (int_stop_cells, incremental by
+    -- agency-year); `stops` is the people a cell stands for
+    select * from {{ ref('int_stop_cells') }}
+    where stops > 0
 
 ),
 
@@ -28,15 +31,15 @@ counts as (
         agency_id,
         stop_year,
         subject_race,
-        count(*) as stops,
+        {{ weighted_count('stops') }} as stops,
         -- Denominators count only rows that record the field: an agency that does not record
         -- searches or contraband gets a null rate, never a false zero.
-        count(search_conducted) as stops_search_recorded,
-        count(*) filter (where search_conducted) as searches,
-        count(contraband_found) filter (where search_conducted) as searches_outcome_recorded,
-        count(*) filter (where search_conducted and contraband_found) as hits
+        {{ weighted_count('stops', 'search_conducted is not null') }} as stops_search_recorded,
+        {{ weighted_count('stops', 'search_conducted') }} as searches,
+        {{ weighted_count('stops', 'search_conducted and contraband_found is not null') }} as searches_outcome_recorded,
+        {{ weighted_count('stops', 'search_conducted and contraband_found') }} as hits
 
-    from stops
+    from stop_cells
     group by agency_id, stop_year, subject_race
 
 ),

@@ -12,9 +12,12 @@
 
 with
 
-stops as (
+stop_cells as (
 
-    select * from {{ ref('fct_stops') }}
+    -- fct_stops counted once by the values the marts read (int_stop_cells, incremental by
+    -- agency-year); `stops` is the people a cell stands for
+    select * from {{ ref('int_stop_cells') }}
+    where stops > 0
 
 ),
 
@@ -36,9 +39,9 @@ stop_counts as (
         agency_id,
         stop_year,
         subject_race,
-        count(*) as stops
+        {{ weighted_count('stops') }} as stops
 
-    from stops
+    from stop_cells
     group by agency_id, stop_year, subject_race
 
 ),

@@ -10,9 +10,12 @@
 
 with
 
-stops as (
+stop_cells as (
 
-    select * from {{ ref('fct_stops') }}
+    -- fct_stops counted once by the values the marts read (int_stop_cells, incremental by
+    -- agency-year); `stops` is the people a cell stands for
+    select * from {{ ref('int_stop_cells') }}
+    where stops > 0
 
 ),
 
@@ -48,13 +51,14 @@ population as (
 
 events as (
 
-    select agency_id, stop_year as period, subject_race, 'stops' as event
-    from stops
+    -- `records`: how many records a row stands for (a stop cell's people, else 1)
+    select agency_id, stop_year as period, subject_race, 'stops' as event, stops as records
+    from stop_cells
     union all
-    select agency_id, arrest_year, subject_race, 'arrests'
+    select agency_id, arrest_year, subject_race, 'arrests', 1
     from arrests
     union all
-    select force_subjects.agency_id, force_incidents.incident_year, force_subjects.subject_race, 'use_of_force_subjects'
+    select force_subjects.agency_id, force_incidents.incident_year, force_subjects.subject_race, 'use_of_force_subjects', 1
     from force_subjects
     inner join force_incidents
         on force_subjects.uof_id = force_incidents.uof_id
@@ -68,7 +72,7 @@ event_counts as (
         period,
         event,
         subject_race,
-        count(*) as events
+        {{ weighted_count('records') }} as events
 
     from events
     group by agency_id, period, event, subject_race

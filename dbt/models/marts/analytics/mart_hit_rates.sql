@@ -20,9 +20,12 @@
 
 with
 
-stops as (
+stop_cells as (
 
-    select * from {{ ref('fct_stops') }}
+    -- fct_stops counted once by the values the marts read (int_stop_cells, incremental by
+    -- agency-year); `stops` is the people a cell stands for
+    select * from {{ ref('int_stop_cells') }}
+    where stops > 0
 
 ),
 
@@ -39,9 +42,10 @@ searches as (
         stop_year as period,
         district,
         subject_race,
-        contraband_found
+        contraband_found,
+        stops as people
 
-    from stops
+    from stop_cells
     where search_conducted and contraband_found is not null
 
 ),
@@ -63,8 +67,8 @@ counts as (
         unit_type,
         unit,
         subject_race,
-        count(*) as searches,
-        count(*) filter (where contraband_found) as hits
+        {{ weighted_count('people') }} as searches,
+        {{ weighted_count('people', 'contraband_found') }} as hits
 
     from units
     group by agency_id, period, unit_type, unit, subject_race

@@ -17,9 +17,12 @@
 
 with
 
-stops as (
+stop_cells as (
 
-    select * from {{ ref('fct_stops') }}
+    -- fct_stops counted once by the values the marts read (int_stop_cells, incremental by
+    -- agency-year); `stops` is the people a cell stands for
+    select * from {{ ref('int_stop_cells') }}
+    where stops > 0
 
 ),
 
@@ -59,11 +62,11 @@ stop_counts as (
         agency_id,
         stop_year as period,
         subject_race,
-        count(*) as stops,
-        count(search_conducted) as stops_search_recorded,
-        count(*) filter (where search_conducted) as searches
+        {{ weighted_count('stops') }} as stops,
+        {{ weighted_count('stops', 'search_conducted is not null') }} as stops_search_recorded,
+        {{ weighted_count('stops', 'search_conducted') }} as searches
 
-    from stops
+    from stop_cells
     group by agency_id, stop_year, subject_race
 
 ),

@@ -10,9 +10,12 @@
 
 with
 
-stops as (
+stop_cells as (
 
-    select * from {{ ref('fct_stops') }}
+    -- fct_stops counted once by the values the marts read (int_stop_cells, incremental by
+    -- agency-year); `stops` is the people a cell stands for
+    select * from {{ ref('int_stop_cells') }}
+    where stops > 0
 
 ),
 
@@ -33,9 +36,10 @@ recorded as (
         case
             when search_basis_detail = 'consent' then 'higher'
             when search_basis_detail in ('incident_to_arrest', 'inventory', 'warrant') then 'lower'
-        end as discretion
+        end as discretion,
+        stops as people
 
-    from stops
+    from stop_cells
     where search_conducted is not null
 
 ),
@@ -57,10 +61,10 @@ counts as (
         unit_type,
         unit,
         subject_race,
-        count(*) as stops,
-        count(*) filter (where search_conducted) as searches,
-        count(*) filter (where search_conducted and discretion = 'higher') as higher_discretion_searches,
-        count(*) filter (where search_conducted and discretion = 'lower') as lower_discretion_searches
+        {{ weighted_count('people') }} as stops,
+        {{ weighted_count('people', 'search_conducted') }} as searches,
+        {{ weighted_count('people', "search_conducted and discretion = 'higher'") }} as higher_discretion_searches,
+        {{ weighted_count('people', "search_conducted and discretion = 'lower'") }} as lower_discretion_searches
 
     from units
     group by agency_id, period, unit_type, unit, subject_race

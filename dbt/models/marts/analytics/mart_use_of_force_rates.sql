@@ -10,9 +10,12 @@
 
 with
 
-stops as (
+stop_cells as (
 
-    select * from {{ ref('fct_stops') }}
+    -- fct_stops counted once by the values the marts read (int_stop_cells, incremental by
+    -- agency-year); `stops` is the people a cell stands for
+    select * from {{ ref('int_stop_cells') }}
+    where stops > 0
 
 ),
 
@@ -47,16 +50,18 @@ records as (
         force_incidents.incident_year as period,
         force_incidents.district,
         force_subjects.subject_race,
-        'force' as record_type
+        'force' as record_type,
+        -- how many records a row stands for (a stop cell's people, else 1)
+        1 as records
     from force_subjects
     inner join force_incidents
         on force_subjects.uof_id = force_incidents.uof_id
     union all
-    select agency_id, arrest_year, district, subject_race, 'arrest'
+    select agency_id, arrest_year, district, subject_race, 'arrest', 1
     from arrests
     union all
-    select agency_id, stop_year, district, subject_race, 'stop'
-    from stops
+    select agency_id, stop_year, district, subject_race, 'stop', stops
+    from stop_cells
 
 ),
 
@@ -77,9 +82,9 @@ counts as (
         unit_type,
         unit,
         subject_race,
-        count(*) filter (where record_type = 'force') as force_subjects,
-        count(*) filter (where record_type = 'arrest') as arrests,
-        count(*) filter (where record_type = 'stop') as stops
+        {{ weighted_count('records', "record_type = 'force'") }} as force_subjects,
+        {{ weighted_count('records', "record_type = 'arrest'") }} as arrests,
+        {{ weighted_count('records', "record_type = 'stop'") }} as stops
 
     from units
     group by agency_id, period, unit_type, unit, subject_race
