@@ -317,6 +317,22 @@ class Warehouse:
         }
         return DbtRun(completed.returncode, completed.stdout + completed.stderr, statuses)
 
+    def copy_to(self, root: Path) -> Warehouse:
+        """A copy of this warehouse in `root`, to change without touching the module's."""
+        copy = Warehouse(root / "warehouse.duckdb", root / "target", root / "logs")
+        shutil.copy(self.path, copy.path)
+        return copy
+
+    def write(self, *statements: str, stops: list[dict] | None = None) -> None:
+        """Run `statements`, after inserting `stops` into raw.stops."""
+        con = duckdb.connect(str(self.path))
+        try:
+            insert_stops(con, stops or [])
+            for sql in statements:
+                con.execute(sql)
+        finally:
+            con.close()
+
     def rows(self, sql: str) -> list[tuple]:
         con = duckdb.connect(str(self.path), read_only=True)
         try:
@@ -376,15 +392,13 @@ def test_incremental_equals_full_refresh(warehouse: Warehouse) -> None:
     assert warehouse.rows(query) == incremental
 
 
-def test_stop_events_incremental_equals_full_refresh(
-    warehouse: Warehouse, tmp_path: Path
-) -> None:
+def test_stop_events_incremental_equals_full_refresh(warehouse: Warehouse, tmp_path: Path) -> None:
     """int_stop_events groups again only the stops fct_stops refreshed, with all of each stop's
     people: a two-person stop with one person corrected and one added (its unchanged person still
-    counts), a stop corrected into another year, a new stop, and an agency remapped (a new value map rewrites its rows with
-    their old load time) give the table a full refresh gives; untouched stops are not rewritten."""
-    night = Warehouse(tmp_path / "warehouse.duckdb", tmp_path / "target", tmp_path / "logs")
-    shutil.copy(warehouse.path, night.path)
+    counts), a stop corrected into another year, a new stop, and an agency remapped (a new value
+    map rewrites its rows with their old load time) give the table a full refresh gives;
+    untouched stops are not rewritten."""
+    night = warehouse.copy_to(tmp_path)
     models = ("int_stops_deduplicated", "fct_stops", "int_stop_events")
     built = night.dbt("run", "--select", *models)
     assert built.returncode == 0, built.output
@@ -392,30 +406,23 @@ def test_stop_events_incremental_equals_full_refresh(
     events = "select source_record_id, period, district from intermediate.int_stop_events join (select distinct stop_id, source_record_id from marts.fct_stops) using (stop_id)"  # noqa: E501
     assert ("M-1", 2024, None) in night.rows(events)
     third = "birch_pd/stops/2024-03.csv"
-    con = duckdb.connect(str(night.path))
-    try:
-        con.execute("update intermediate.int_stop_events set district = 'UNTOUCHED' where stop_id ="
-                    " (select stop_id from marts.fct_stops where source_record_id = 'O-1')")  # fmt: skip
-        insert_stops(
-            con,
-            [
-                # M-1's person 2 corrected into 2025, district North, and a person 3 added in
-                # 2025, district East: its year stays its unchanged person 1's (2024)
-                birch_row(third, 2, THIRD_LOAD_AT, source_record_id="M-1", person_seq="2",
-                          subject_race="2", stop_date="2025-02-01", district="North"),
-                birch_row(third, 3, THIRD_LOAD_AT, source_record_id="M-1", person_seq="3",
-                          subject_race="1", stop_date="2025-02-01", district="East"),
-                # F-1 (one person) corrected into December 2023
-                birch_row(third, 4, THIRD_LOAD_AT, source_record_id="F-1", subject_race="1",
-                          stop_date="2023-12-30", district="West"),
-                birch_row(third, 5, THIRD_LOAD_AT, source_record_id="Z-1", subject_race="3"),
-            ],
-        )  # fmt: skip
-        con.execute(
-            "insert into raw.value_maps values ('alder_pd', 'stops', 'subject_race', 'h', 'hispanic')"
-        )
-    finally:
-        con.close()
+    night.write(
+        "update intermediate.int_stop_events set district = 'UNTOUCHED' where stop_id ="
+        " (select stop_id from marts.fct_stops where source_record_id = 'O-1')",
+        "insert into raw.value_maps values ('alder_pd', 'stops', 'subject_race', 'h', 'hispanic')",
+        stops=[
+            # M-1's person 2 corrected into 2025, district North, and a person 3 added in
+            # 2025, district East: its year stays its unchanged person 1's (2024)
+            birch_row(third, 2, THIRD_LOAD_AT, source_record_id="M-1", person_seq="2",
+                      subject_race="2", stop_date="2025-02-01", district="North"),
+            birch_row(third, 3, THIRD_LOAD_AT, source_record_id="M-1", person_seq="3",
+                      subject_race="1", stop_date="2025-02-01", district="East"),
+            # F-1 (one person) corrected into December 2023
+            birch_row(third, 4, THIRD_LOAD_AT, source_record_id="F-1", subject_race="1",
+                      stop_date="2023-12-30", district="West"),
+            birch_row(third, 5, THIRD_LOAD_AT, source_record_id="Z-1", subject_race="3"),
+        ],
+    )  # fmt: skip
     incremental = night.dbt("run", "--select", *models)
     assert incremental.returncode == 0, incremental.output
     rows = night.rows(events)
@@ -426,11 +433,7 @@ def test_stop_events_incremental_equals_full_refresh(
         " as events join marts.fct_stops as stops using (stop_id) where stops.agency_id = 'alder_pd'"
     )
     assert alder == [(True,)]  # the remapped agency's stops carry its new mapping hash
-    con = duckdb.connect(str(night.path))
-    try:
-        con.execute("update intermediate.int_stop_events set district = null where district = 'UNTOUCHED'")  # fmt: skip
-    finally:
-        con.close()
+    night.write("update intermediate.int_stop_events set district = null where district = 'UNTOUCHED'")  # fmt: skip
     after = night.rows(query)
     rebuilt = night.dbt("run", "--full-refresh", "--select", "int_stop_events")
     assert rebuilt.returncode == 0, rebuilt.output
@@ -443,8 +446,7 @@ def test_stop_cells_recount_only_changed_agency_years(warehouse: Warehouse, tmp_
     those years and leave an unchanged agency's cells as they were; a year whose only stop is
     corrected away keeps a zero row (its cells deleted); a remapped agency is recounted. The
     cells equal a full refresh's."""
-    night = Warehouse(tmp_path / "warehouse.duckdb", tmp_path / "target", tmp_path / "logs")
-    shutil.copy(warehouse.path, night.path)
+    night = warehouse.copy_to(tmp_path)
     models = ("int_stops_deduplicated", "fct_stops", "int_stop_cells", "mart_stop_rates")
     cells = "select * from intermediate.int_stop_cells where stops > 0 order by all"
     by_year = (
@@ -453,25 +455,15 @@ def test_stop_cells_recount_only_changed_agency_years(warehouse: Warehouse, tmp_
     )
     assert night.rows(by_year) == [("alder_pd", 2023, 400), ("birch_pd", 2024, 7)]
 
-    def deliver(rows: list[dict], sql: str = "") -> None:
-        con = duckdb.connect(str(night.path))
-        try:
-            insert_stops(con, rows)
-            if sql:
-                con.execute(sql)
-        finally:
-            con.close()
+    def deliver(rows: list[dict], *sql: str) -> None:
+        night.write(*sql, stops=rows)
         done = night.dbt("run", "--select", *models)
         assert done.returncode == 0, done.output
 
     # an untouched agency-year's cells are not counted again: a mark made by hand stays
     (alder_cells,) = night.one("select count(*) from intermediate.int_stop_cells where agency_id = 'alder_pd'")  # fmt: skip
     assert alder_cells >= 2
-    con = duckdb.connect(str(night.path))
-    try:
-        con.execute("update intermediate.int_stop_cells set stops = stops + 1000 where agency_id = 'alder_pd'")  # fmt: skip
-    finally:
-        con.close()
+    night.write("update intermediate.int_stop_cells set stops = stops + 1000 where agency_id = 'alder_pd'")  # fmt: skip
     third = "birch_pd/stops/2024-03.csv"
     deliver([
         birch_row(third, 2, THIRD_LOAD_AT, source_record_id="V-1", subject_race="2", stop_date="2019-05-05"),
@@ -507,15 +499,11 @@ def test_record_versions_incremental_equals_full_refresh(
     watermark (int_record_versions_checked), with every earlier version of each: a third version
     of a record, a person of a stop sent a second time, a record sent once; a record repeated
     earlier and not sent again keeps its rows untouched; the table equals a full refresh."""
-    night = Warehouse(tmp_path / "warehouse.duckdb", tmp_path / "target", tmp_path / "logs")
-    shutil.copy(warehouse.path, night.path)
+    night = warehouse.copy_to(tmp_path)
     models = ("int_record_versions", "int_record_versions_checked")
-    con = duckdb.connect(str(night.path))
-    try:  # O-1 sent again in the second load: repeated before the first build
-        insert_stops(con, [birch_row("birch_pd/stops/2024-02.csv", 4, SECOND_LOAD_AT,
-                                     source_record_id="O-1", subject_race="3")])  # fmt: skip
-    finally:
-        con.close()
+    # O-1 sent again in the second load: repeated before the first build
+    night.write(stops=[birch_row("birch_pd/stops/2024-02.csv", 4, SECOND_LOAD_AT,
+                                 source_record_id="O-1", subject_race="3")])  # fmt: skip
     built = night.dbt("run", "--select", *models)
     assert built.returncode == 0, built.output
     versions = (
@@ -530,21 +518,16 @@ def test_record_versions_incremental_equals_full_refresh(
         " intermediate.int_record_versions_checked order by dataset"
     ) == [("arrests", None), ("stops", "2024-03-02 02:00:00+00")]
     third = "birch_pd/stops/2024-03.csv"
-    con = duckdb.connect(str(night.path))
-    try:
-        con.execute("update intermediate.int_record_versions set source_file = 'UNTOUCHED'"
-                    " where source_record_id = 'O-1'")  # fmt: skip
-        insert_stops(
-            con,
-            [
-                birch_row(third, 2, THIRD_LOAD_AT, source_record_id="D-1", subject_race="3"),
-                birch_row(third, 3, THIRD_LOAD_AT, source_record_id="M-1", person_seq="2",
-                          subject_race="2"),
-                birch_row(third, 4, THIRD_LOAD_AT, source_record_id="S-1", subject_race="1"),
-            ],
-        )  # fmt: skip
-    finally:
-        con.close()
+    night.write(
+        "update intermediate.int_record_versions set source_file = 'UNTOUCHED'"
+        " where source_record_id = 'O-1'",
+        stops=[
+            birch_row(third, 2, THIRD_LOAD_AT, source_record_id="D-1", subject_race="3"),
+            birch_row(third, 3, THIRD_LOAD_AT, source_record_id="M-1", person_seq="2",
+                      subject_race="2"),
+            birch_row(third, 4, THIRD_LOAD_AT, source_record_id="S-1", subject_race="1"),
+        ],
+    )  # fmt: skip
     incremental = night.dbt("run", "--select", *models)
     assert incremental.returncode == 0, incremental.output
     rows = night.rows(versions)
@@ -554,14 +537,12 @@ def test_record_versions_incremental_equals_full_refresh(
         ("O-1", 1, 1, 2, False), ("O-1", 1, 2, 2, True),
     ]  # fmt: skip
     assert {r[5] for r in rows if r[0] == "O-1"} == {"UNTOUCHED"}  # not numbered again
-    con = duckdb.connect(str(night.path))
-    try:
-        con.execute("update intermediate.int_record_versions set source_file = 'birch_pd/stops/"
-                    "2024-01.csv' where source_record_id = 'O-1' and version_number = 1")
-        con.execute("update intermediate.int_record_versions set source_file = 'birch_pd/stops/"
-                    "2024-02.csv' where source_record_id = 'O-1' and version_number = 2")
-    finally:
-        con.close()
+    night.write(
+        "update intermediate.int_record_versions set source_file = 'birch_pd/stops/2024-01.csv'"
+        " where source_record_id = 'O-1' and version_number = 1",
+        "update intermediate.int_record_versions set source_file = 'birch_pd/stops/2024-02.csv'"
+        " where source_record_id = 'O-1' and version_number = 2",
+    )
     after = night.rows("select * from intermediate.int_record_versions order by all")
     rebuilt = night.dbt("run", "--full-refresh", "--select", *models)
     assert rebuilt.returncode == 0, rebuilt.output

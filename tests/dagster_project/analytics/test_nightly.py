@@ -117,7 +117,9 @@ def test_only_the_agency_whose_stops_changed_is_fitted_again(con):
 
     # birch remapped: every one of its (an even number of) rows gets a new mapping_hash, which
     # an XOR of the rows' hashes did not see (the constant column cancelled out)
-    assert con.execute("select count(*) % 2 from marts.fct_stops where agency_id = 'birch_so'").fetchone() == (0,)
+    assert con.execute(
+        "select count(*) % 2 from marts.fct_stops where agency_id = 'birch_so'"
+    ).fetchone() == (0,)
     con.execute("update marts.fct_stops set mapping_hash = 'm2' where agency_id = 'birch_so'")
     assert nightly.run_all(con)["refitted"] == ["birch_so"]
 
