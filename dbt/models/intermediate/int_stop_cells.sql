@@ -68,7 +68,18 @@ with
 
 stops as (
 
-    select * from {{ ref('fct_stops') }}
+    -- only the columns counted and fingerprinted: a CTE read twice would be materialised whole
+    select
+        agency_id,
+        stop_year,
+        district,
+        subject_race,
+        search_conducted,
+        contraband_found,
+        search_basis_detail,
+        {{ fingerprinted | join(',\n        ') }}
+
+    from {{ ref('fct_stops') }}
     {%- if is_incremental() %}
     where
     {%- for row in recounted %}
@@ -81,6 +92,8 @@ stops as (
 
 ),
 
+-- one pass over the stops: each cell's people and the sum of their rows' hashes, which add up
+-- to the agency-year's rows_fingerprint below
 cells as (
 
     select
@@ -92,7 +105,8 @@ cells as (
         search_conducted,
         contraband_found,
         search_basis_detail,
-        count(*) as stops
+        count(*) as stops,
+        {{ rows_hash_sum(fingerprinted) }} as rows_hash_sum
 
     from stops
     group by
@@ -107,36 +121,27 @@ cells as (
 
 ),
 
-fingerprints as (
-
-    select
-        agency_id,
-        coalesce(stop_year, 0) as period_key,
-        {{ rows_fingerprint(fingerprinted) }} as period_fingerprint
-
-    from stops
-    group by agency_id, coalesce(stop_year, 0)
-
-),
-
 final as (
 
     select
-        cells.agency_id,
-        cells.stop_year,
-        cells.period_key,
-        cells.district,
-        cells.subject_race,
-        cells.search_conducted,
-        cells.contraband_found,
-        cells.search_basis_detail,
-        cells.stops,
-        cast(fingerprints.period_fingerprint as varchar) as period_fingerprint
+        agency_id,
+        stop_year,
+        period_key,
+        district,
+        subject_race,
+        search_conducted,
+        contraband_found,
+        search_basis_detail,
+        stops,
+        -- rows_fingerprint of the agency-year's rows, from its cells
+        cast(
+            cast(sum(stops) over (partition by agency_id, period_key) as varchar)
+            || ':'
+            || cast(sum(rows_hash_sum) over (partition by agency_id, period_key) as varchar)
+            as varchar
+        ) as period_fingerprint
 
     from cells
-    inner join fingerprints
-        on cells.agency_id = fingerprints.agency_id
-        and cells.period_key = fingerprints.period_key
     {%- for row in emptied %}
 
     union all
