@@ -28,8 +28,7 @@ stops as (
         contraband_found,
         {{ weighted_count('stops') }} as stops
 
-    from {{ ref('int_stop_cells') }}
-    where stops > 0
+    from ({{ stop_cells() }}) as cells
     group by
         agency_id,
         stop_year,

@@ -24,8 +24,7 @@ stop_cells as (
 
     -- fct_stops counted once by the values the marts read (int_stop_cells, incremental by
     -- agency-year); `stops` is the people a cell stands for
-    select * from {{ ref('int_stop_cells') }}
-    where stops > 0
+    {{ stop_cells() }}
 
 ),
 
