@@ -1,4 +1,6 @@
-"""The nightly model fits over the warehouse: veil of darkness and threshold test per agency.
+"""The nightly model fits over the warehouse: veil of darkness and threshold test per agency and
+year (each agency-year its own sample and model, as its annual report reads it; a night fits
+again only the agency-years whose stops changed, so a night's refit does not grow with history).
 
 Reads marts.fct_stops and marts.dim_agencies with set-based SQL in DuckDB (aggregated counts,
 never whole tables into pandas), fits, and writes marts.mart_veil_of_darkness,
@@ -43,7 +45,7 @@ VEIL_COLUMNS = {
         "veil_of_darkness (all inter-twilight stops) or veil_of_darkness_dst (stops within 30 "
         "days of a daylight-saving clock change).",
     ),
-    "period": ("varchar", "First and last year of the stops in the sample (YYYY-YYYY)."),
+    "period": ("varchar", "The year of the stops in the sample (YYYY-YYYY: one test per year)."),
     "group": ("varchar", "Group whose share of stops is modelled (black)."),
     "reference_group": ("varchar", "Comparison group (white)."),
     "n": ("bigint", "Stops in the analysis sample (black + white drivers)."),
@@ -78,8 +80,8 @@ VEIL_COLUMNS = {
 }
 
 THRESHOLD_COLUMNS = {
-    "agency_id": ("varchar", "Agency the fit covers (one hierarchical model per agency)."),
-    "period": ("varchar", "First and last year of the stops counted (YYYY-YYYY)."),
+    "agency_id": ("varchar", "Agency the fit covers (one hierarchical model per agency-year)."),
+    "period": ("varchar", "The year of the stops counted (YYYY-YYYY: one model per year)."),
     "district": ("varchar", "Sub-geography of the cell (the agency's district)."),
     "group": ("varchar", "Race of the drivers in the cell."),
     "reference_group": ("varchar", "Comparison group (white)."),
@@ -112,16 +114,16 @@ THRESHOLD_COLUMNS = {
     "is_small_numbers": ("boolean", "Fewer than 10 hits in the cell: read with caution."),
     "max_rhat": (
         "double",
-        "Largest split R-hat of the agency's thresholds (convergence; < 1.05 is good).",
+        "Largest split R-hat of the agency-year's thresholds (convergence; < 1.05 is good).",
     ),
-    "divergences": ("integer", "Divergent transitions in the agency's fit (0 is good)."),
+    "divergences": ("integer", "Divergent transitions in the agency-year's fit (0 is good)."),
     "method": ("varchar", "The method, as applied."),
 }
 
 DECISION_COLUMNS = {
     "analysis": ("varchar", "veil_of_darkness, veil_of_darkness_dst or threshold_test."),
     "agency_id": ("varchar", "Agency the filter was applied to."),
-    "period": ("varchar", "Years the analysis covers (YYYY-YYYY), empty when none."),
+    "period": ("varchar", "The year the analysis covers (YYYY-YYYY)."),
     "rule": ("varchar", "The filter or eligibility rule."),
     "rows_before": ("bigint", "Person-stops before the filter."),
     "rows_after": ("bigint", "Person-stops after the filter."),
@@ -131,12 +133,13 @@ DECISION_COLUMNS = {
 TABLES = {
     "mart_veil_of_darkness": (
         "Veil-of-darkness test (Grogger and Ridgeway 2006, as the Stanford Open Policing "
-        "Project codes it) per agency: vehicular stops of black and white drivers in the "
+        "Project codes it) per agency and year: vehicular stops of black and white drivers in the "
         "inter-twilight window, darkness coefficient with its interval.",
         VEIL_COLUMNS,
     ),
     "mart_threshold_test": (
-        "Threshold test (Simoiu, Corbett-Davies and Goel 2017) per agency, district and race: "
+        "Threshold test (Simoiu, Corbett-Davies and Goel 2017) per agency and year, by district "
+        "and race: "
         "inferred search thresholds with 95% credible intervals and posterior predictive rates.",
         THRESHOLD_COLUMNS,
     ),
@@ -178,52 +181,76 @@ def locations(con) -> list[veil.Location]:
     ]
 
 
-def run_veil(con, log: list[dict], agencies: set[str] | None = None) -> list[dict]:
-    """Veil of darkness for every agency with stops (only `agencies` when given)."""
+Group = tuple[str, int]  # (agency_id, year): one sample and one model each
+
+
+def period_of(year: int) -> str:
+    return f"{year}-{year}"
+
+
+def _by_year(groups: set[Group]) -> dict[int, set[str]]:
+    years: dict[int, set[str]] = {}
+    for agency, year in groups:
+        years.setdefault(int(year), set()).add(agency)
+    return years
+
+
+def run_veil(con, log: list[dict], groups: set[Group] | None = None) -> list[dict]:
+    """Veil of darkness for every agency-year with stops (only `groups` when given): each year's
+    stops are one sample and one model."""
     from dagster_project.analytics import veil
 
-    located = []
-    for loc in locations(con):
-        if agencies is not None and loc.agency_id not in agencies:
-            continue
-        if loc.latitude is None or loc.longitude is None or not loc.time_zone:
-            log.append(
-                {
-                    "analysis": veil.ANALYSIS,
-                    "agency_id": loc.agency_id,
-                    "period": "",
-                    "rule": "agency location",
-                    "rows_before": 0,
-                    "rows_after": 0,
-                    "reason": "agency.yml has no centroid or time zone: sun times unknown",
-                }
-            )
-            continue
-        located.append(loc)
-    results, decisions = veil.veil_of_darkness(con, "marts.fct_stops", located)
-    log.extend(decisions)
+    if groups is None:
+        groups = set(fit_groups(con))
+    located = {loc.agency_id: loc for loc in locations(con)}
+    results: list[dict] = []
+    for year, agencies in sorted(_by_year(groups).items()):
+        year_locations = []
+        for agency in sorted(agencies):
+            loc = located.get(agency)
+            if loc is None:
+                continue
+            if loc.latitude is None or loc.longitude is None or not loc.time_zone:
+                log.append(
+                    {
+                        "analysis": veil.ANALYSIS,
+                        "agency_id": agency,
+                        "period": period_of(year),
+                        "rule": "agency location",
+                        "rows_before": 0,
+                        "rows_after": 0,
+                        "reason": "agency.yml has no centroid or time zone: sun times unknown",
+                    }
+                )
+                continue
+            year_locations.append(loc)
+        relation = f"(select * from marts.fct_stops where stop_year = {int(year)})"
+        found, decisions = veil.veil_of_darkness(con, relation, year_locations)
+        for row in [*found, *decisions]:
+            row["period"] = row["period"] or period_of(year)  # a sample left empty: its year
+        results.extend(found)
+        log.extend(decisions)
     return results
 
 
 def threshold_counts(con) -> pd.DataFrame:
-    """Counts per agency x district x race (set-based), with each agency's filters' totals."""
+    """Counts per agency x year x district x race (set-based)."""
     return con.execute(
         """
-        select agency_id, coalesce(district, '(none)') as district, subject_race,
-               min(stop_year) as first_year, max(stop_year) as last_year,
+        select agency_id, stop_year, coalesce(district, '(none)') as district, subject_race,
                count(*) as stops,
                count(*) filter (where search_conducted is not null) as stops_search_recorded,
                count(*) filter (where search_conducted) as searches,
                count(*) filter (where search_conducted and contraband_found) as hits
-        from marts.fct_stops group by all order by all
+        from marts.fct_stops where stop_year is not null group by all order by all
         """
     ).df()
 
 
 def run_threshold(
-    con, settings: NightlySettings, log: list[dict], agencies: set[str] | None = None
+    con, settings: NightlySettings, log: list[dict], groups: set[Group] | None = None
 ) -> list[dict]:
-    """Threshold test, one hierarchical model per agency (only `agencies` when given)."""
+    """Threshold test, one hierarchical model per agency-year (only `groups` when given)."""
     import pandas as pd
 
     from dagster_project import warehouse
@@ -231,11 +258,13 @@ def run_threshold(
 
     counts = threshold_counts(con)
     warehouse.release_cache(con)  # the fits' processes start next
-    if agencies is not None:
-        counts = counts[counts["agency_id"].isin(sorted(agencies))]
+    if groups is not None:
+        wanted = pd.MultiIndex.from_tuples(sorted(groups), names=["agency_id", "stop_year"])
+        keys = pd.MultiIndex.from_frame(counts[["agency_id", "stop_year"]])
+        counts = counts[keys.isin(wanted)]
     eligible = []
-    for agency, cells in counts.groupby("agency_id", sort=True):
-        period = f"{int(cells['first_year'].min())}-{int(cells['last_year'].max())}"
+    for (agency, year), cells in counts.groupby(["agency_id", "stop_year"], sort=True):
+        period = period_of(int(year))
 
         def note(rule, before, after, reason, agency=agency, period=period):
             log.append(
@@ -280,14 +309,14 @@ def run_threshold(
                 f"{districts} eligible district(s), groups {sorted(races) or 'none'}: no fit",
             )
             continue
-        eligible.append(enough.assign(period=period))
+        eligible.append(enough.assign(period=period, fit=f"{agency} {period}"))
     if not eligible:
         return []
     cells = pd.concat(eligible, ignore_index=True)
     fit = threshold.FitSettings(settings.num_warmup, settings.num_samples, settings.num_chains)
     fitted, diagnostics = threshold.fit_by(
         cells,
-        "agency_id",
+        "fit",
         fit,
         processes=settings.processes,
         cache_dir=str(data_dir() / "jax_cache"),
@@ -298,13 +327,13 @@ def run_threshold(
         hits_col="hits",
     )
     diag = {d["group"]: d for d in diagnostics}
+    reference_means = (
+        fitted[fitted["subject_race"] == "white"].groupby("fit")["race_threshold"].first()
+    )
     rows = []
     for r in fitted.itertuples(index=False):
-        d = diag[r.agency_id]
-        reference = fitted[
-            (fitted["agency_id"] == r.agency_id) & (fitted["subject_race"] == "white")
-        ]
-        reference_mean = float(reference["race_threshold"].iloc[0])
+        d = diag[r.fit]
+        reference_mean = float(reference_means[r.fit])
         rows.append(
             {
                 "agency_id": r.agency_id,
@@ -362,15 +391,16 @@ def write_table(con, name: str, rows: list[dict]) -> int:
     return len(frame)
 
 
-def replace_agencies(con, name: str, rows: list[dict], agencies: set[str]) -> int:
-    """In marts.<name>, replace the rows of `agencies` with `rows` (theirs); other agencies'
-    rows stay. Returns the table's rows."""
+def replace_groups(con, name: str, rows: list[dict], groups: set[Group]) -> int:
+    """In marts.<name>, replace the rows of the agency-years `groups` with `rows` (theirs); the
+    other agency-years' rows stay. Returns the table's rows."""
     frame, select = _typed_frame(name, rows)
+    keys = sorted(f"{agency}|{period_of(year)}" for agency, year in groups)
     con.register("fits_frame", frame)
     try:
         con.execute("begin transaction")
         con.execute(
-            f"delete from marts.{name} where list_contains(?, agency_id)", [sorted(agencies)]
+            f"delete from marts.{name} where list_contains(?, agency_id || '|' || period)", [keys]
         )
         con.execute(f"insert into marts.{name} select {select} from fits_frame")
         con.execute("commit")
@@ -383,66 +413,75 @@ def replace_agencies(con, name: str, rows: list[dict], agencies: set[str]) -> in
 
 
 # Bump when a change to the fitting code should refit unchanged inputs.
-FITS_VERSION = "1"
-# Each agency's fingerprint as of its last fit: an agency whose stops and location are the same
-# is not fitted again (its models are independent of the other agencies'; seeds are fixed, so a
+FITS_VERSION = "2"  # 2: one model per agency-year (1: per agency, pooled over its years)
+# Each agency-year's fingerprint as of its last fit: an agency-year whose stops and location are
+# the same is not fitted again (its models are independent of the others'; seeds are fixed, so a
 # refit of the same inputs gives the same rows).
-STATE_DDL = """
+STATE_TABLE = "period_inputs"
+STATE_DDL = f"""
 create schema if not exists fits_state;
-create table if not exists fits_state.agency_inputs (
-    agency_id varchar, fingerprint varchar, fitted_at timestamptz
+create table if not exists fits_state.{STATE_TABLE} (
+    agency_id varchar, stop_year integer, fingerprint varchar, fitted_at timestamptz
 );
 """
 
 
-def agency_fingerprints(con, settings: NightlySettings) -> dict[str, str]:
-    """agency -> cheap digest of everything its fits read: its fct_stops rows (key, load time,
-    mapping) and its location, plus the settings and FITS_VERSION. Set-based, one pass."""
+def fit_groups(con, settings: NightlySettings | None = None) -> dict[Group, str]:
+    """(agency, year) -> cheap digest of everything its fits read: its fct_stops rows of the year
+    (key, load time, mapping) and its location, plus the settings and FITS_VERSION. Set-based,
+    one pass; a sum of the rows' hashes (an XOR would cancel a column constant over an even
+    number of rows, such as an agency's mapping_hash)."""
     rows = con.execute(
         """
         with stops as (
-            select agency_id, count(*) as n, max(loaded_at) as last_loaded,
+            select agency_id, stop_year, count(*) as n, max(loaded_at) as last_loaded,
                    sum(hash(stop_person_id, loaded_at, mapping_hash)::hugeint) as digest
-            from marts.fct_stops group by agency_id
+            from marts.fct_stops where stop_year is not null group by agency_id, stop_year
         )
-        select stops.agency_id, stops.n, stops.last_loaded, stops.digest,
+        select stops.agency_id, stops.stop_year, stops.n, stops.last_loaded, stops.digest,
                hash(a.latitude, a.longitude, a.time_zone)
         from stops left join marts.dim_agencies as a on a.agency_id = stops.agency_id
-        order by stops.agency_id
+        order by stops.agency_id, stops.stop_year
         """
     ).fetchall()
+    settings = settings or NightlySettings()
     return {
-        agency: f"{FITS_VERSION}|{settings}|{n}|{last}|{digest}|{location}"
-        for agency, n, last, digest, location in rows
+        (agency, int(year)): f"{FITS_VERSION}|{settings}|{n}|{last}|{digest}|{location}"
+        for agency, year, n, last, digest, location in rows
     }
 
 
 def run_all(con, settings: NightlySettings | None = None, force: bool = False) -> dict:
-    """Fit and write the three tables. Only agencies whose inputs changed since their last fit
-    are fitted again (every agency with `force`, or when a table is missing); the others' rows
-    stay as they are. Returns rows per table, with `refitted` (the agencies fitted) and
-    `unchanged` when none was."""
+    """Fit and write the three tables. Only agency-years whose inputs changed since their last
+    fit are fitted again (every one with `force`, when a table is missing, or when no fit was
+    recorded yet); the others' rows stay as they are, and the rows of an agency-year left
+    without stops go. Returns rows per table, with `refitted` (the agencies fitted),
+    `refitted_periods` ("agency YYYY") and `unchanged` when none was."""
     settings = settings or NightlySettings()
     con.execute(STATE_DDL)
-    con.execute("drop table if exists fits_state.inputs")  # the whole-warehouse digest before
-    current = agency_fingerprints(con, settings)
-    last = dict(
-        con.execute("select agency_id, fingerprint from fits_state.agency_inputs").fetchall()
-    )
+    for old in ("inputs", "agency_inputs"):  # the whole-warehouse and per-agency digests before
+        con.execute(f"drop table if exists fits_state.{old}")
+    current = fit_groups(con, settings)
+    last = {
+        (agency, int(year)): fingerprint
+        for agency, year, fingerprint in con.execute(
+            f"select agency_id, stop_year, fingerprint from fits_state.{STATE_TABLE}"
+        ).fetchall()
+    }
     existing = {
         r[0]
         for r in con.execute(
             "select table_name from information_schema.tables where table_schema = 'marts'"
         ).fetchall()
     }
-    whole = force or not set(TABLES) <= existing
-    changed = set(current) if whole else {a for a, f in current.items() if last.get(a) != f}
+    whole = force or not set(TABLES) <= existing or (not last and bool(current))
+    changed = set(current) if whole else {g for g, f in current.items() if last.get(g) != f}
     gone = set() if whole else set(last) - set(current)
     if not whole and not changed and not gone:
         return {
             name: int(con.execute(f"select count(*) from marts.{name}").fetchone()[0])
             for name in TABLES
-        } | {"unchanged": 1, "refitted": []}
+        } | {"unchanged": 1, "refitted": [], "refitted_periods": []}
     decisions: list[dict] = []
     results = {
         "mart_veil_of_darkness": run_veil(con, decisions, changed),
@@ -452,12 +491,16 @@ def run_all(con, settings: NightlySettings | None = None, force: bool = False) -
     rows = {
         name: write_table(con, name, table_rows)
         if whole
-        else replace_agencies(con, name, table_rows, changed | gone)
+        else replace_groups(con, name, table_rows, changed | gone)
         for name, table_rows in results.items()
     }
-    con.execute("delete from fits_state.agency_inputs")
+    con.execute(f"delete from fits_state.{STATE_TABLE}")
     if current:
         con.executemany(
-            "insert into fits_state.agency_inputs values (?, ?, now())", sorted(current.items())
+            f"insert into fits_state.{STATE_TABLE} values (?, ?, ?, now())",
+            [(agency, year, f) for (agency, year), f in sorted(current.items())],
         )
-    return rows | {"refitted": sorted(changed)}
+    return rows | {
+        "refitted": sorted({agency for agency, _ in changed}),
+        "refitted_periods": [f"{agency} {year}" for agency, year in sorted(changed)],
+    }

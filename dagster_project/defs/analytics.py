@@ -41,7 +41,7 @@ def analytics_fits(context: dg.AssetExecutionContext):
     if rows.get("unchanged"):
         context.log.info("fct_stops and dim_agencies unchanged since the last fit: tables kept")
     else:
-        context.log.info(f"agencies fitted again: {', '.join(rows['refitted'])}")
+        context.log.info(f"agency-years fitted again: {', '.join(rows['refitted_periods'])}")
     for key in FIT_KEYS:
         context.log.info(f"{key.to_user_string()}: {rows[key.path[-1]]} rows")
         yield dg.MaterializeResult(
@@ -50,6 +50,7 @@ def analytics_fits(context: dg.AssetExecutionContext):
                 "rows": rows[key.path[-1]],
                 "refitted": not rows.get("unchanged"),
                 "agencies_refitted": dg.MetadataValue.json(rows["refitted"]),
+                "agency_years_refitted": dg.MetadataValue.json(rows["refitted_periods"]),
             },
         )
 
@@ -58,7 +59,9 @@ def _run_on_a_duckdb_copy(run_all) -> dict[str, int]:
     """On a PostgreSQL warehouse the fits (DuckDB SQL: sun times, temporary tables) run on an
     in-memory DuckDB copy of what they read, with their last tables and fingerprints, and write
     their tables back when they refitted any agency."""
-    state = [("marts", name) for name in TABLES] + [("fits_state", "agency_inputs")]
+    from dagster_project.analytics.nightly import STATE_TABLE
+
+    state = [("marts", name) for name in TABLES] + [("fits_state", STATE_TABLE)]
     with warehouse.connect(read_only=True) as pg:
         kept = [(s, t) for s, t in state if warehouse.table_exists(pg, s, t)]
     with warehouse.duckdb_copy([("marts", "fct_stops"), ("marts", "dim_agencies"), *kept]) as con:
