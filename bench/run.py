@@ -81,16 +81,20 @@ def tree_rss(root: int) -> int:
     return total
 
 
-def measure(cmd: list[str], env: dict) -> dict:
+def measure(cmd: list[str], env: dict, samples: list | None = None) -> dict:
     """Wall and CPU time (the process and its children) and peak memory: the largest sum of
-    resident memory over the whole process tree, sampled every 0.2 s."""
+    resident memory over the whole process tree, sampled every 0.2 s (each sample appended to
+    `samples` as (epoch seconds, bytes) when given)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
         peak = 0
         while proc.poll() is None:  # poll() reaps the child: its rusage comes from RUSAGE_CHILDREN
-            peak = max(peak, tree_rss(proc.pid))
+            rss = tree_rss(proc.pid)
+            peak = max(peak, rss)
+            if samples is not None:
+                samples.append((time.time(), rss))
             time.sleep(0.2)
         wall = time.perf_counter() - start
         log.seek(0)
@@ -106,9 +110,9 @@ def measure(cmd: list[str], env: dict) -> dict:
 INCREMENT_DAY = "01/{day:02d}/2024"
 
 
-def step_seconds(dagster_home: Path) -> dict[str, float]:
-    """Wall seconds of each step of the latest run, from Dagster's run storage (SQLite), so
-    results.json says where a night's time went."""
+def step_intervals(dagster_home: Path) -> dict[str, tuple[float, float]]:
+    """(start, end) in epoch seconds of each step of the latest run, from Dagster's run storage
+    (SQLite)."""
     history = dagster_home / "history"
     with sqlite3.connect(history / "runs.db") as runs:
         found = runs.execute("select run_id from runs order by create_timestamp desc limit 1")
@@ -126,8 +130,26 @@ def step_seconds(dagster_home: Path) -> dict[str, float]:
         if kind == "STEP_START":
             started[step] = moment
         elif step in started:
-            out[step] = round(moment - started[step], 1)
+            out[step] = (started[step], moment)
     return out
+
+
+def step_seconds(dagster_home: Path) -> dict[str, float]:
+    """Wall seconds of each step of the latest run, so results.json says where a night's time
+    went."""
+    return {
+        step: round(end - start, 1) for step, (start, end) in step_intervals(dagster_home).items()
+    }
+
+
+def step_peaks(intervals: dict[str, tuple[float, float]], samples: list) -> dict[str, int]:
+    """Each step's peak memory: the largest sum of resident memory of the whole process tree
+    sampled while the step ran (steps that run at once share their samples), so results.json
+    says which step set the run's peak."""
+    return {
+        step: max((rss for moment, rss in samples if start <= moment <= end), default=0)
+        for step, (start, end) in intervals.items()
+    }
 
 
 def increment(landing: Path, work: Path, rows: int, day: int = 1) -> None:
@@ -228,11 +250,15 @@ def scenario(
 
     def step(name: str, label: str, cmd: list[str]) -> dict:
         print(f"[{rows:,} rows] {label} ...", flush=True)
-        out[name] = measure(cmd, env)
+        samples: list[tuple[float, int]] = []
+        out[name] = measure(cmd, env, samples)
         print(f"  {out[name]}", flush=True)
         if cmd[0] == lantern and cmd[1] == "run":
+            intervals = step_intervals(work / "dagster_home")
             out[name]["steps_s"] = step_seconds(work / "dagster_home")
+            out[name]["steps_peak_rss_bytes"] = step_peaks(intervals, samples)
             print(f"  steps: {out[name]['steps_s']}", flush=True)
+            print(f"  steps' peak memory: {out[name]['steps_peak_rss_bytes']}", flush=True)
         return out[name]
 
     py, lantern = str(BIN / "python"), str(BIN / "lantern")
