@@ -134,12 +134,10 @@ def step_intervals(dagster_home: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
-def step_seconds(dagster_home: Path) -> dict[str, float]:
-    """Wall seconds of each step of the latest run, so results.json says where a night's time
+def step_seconds(intervals: dict[str, tuple[float, float]]) -> dict[str, float]:
+    """Wall seconds of each step (`step_intervals`), so results.json says where a night's time
     went."""
-    return {
-        step: round(end - start, 1) for step, (start, end) in step_intervals(dagster_home).items()
-    }
+    return {step: round(end - start, 1) for step, (start, end) in intervals.items()}
 
 
 def step_peaks(intervals: dict[str, tuple[float, float]], samples: list) -> dict[str, int]:
@@ -255,7 +253,7 @@ def scenario(
         print(f"  {out[name]}", flush=True)
         if cmd[0] == lantern and cmd[1] == "run":
             intervals = step_intervals(work / "dagster_home")
-            out[name]["steps_s"] = step_seconds(work / "dagster_home")
+            out[name]["steps_s"] = step_seconds(intervals)
             out[name]["steps_peak_rss_bytes"] = step_peaks(intervals, samples)
             print(f"  steps: {out[name]['steps_s']}", flush=True)
             print(f"  steps' peak memory: {out[name]['steps_peak_rss_bytes']}", flush=True)

@@ -195,13 +195,11 @@ def _by_year(groups: set[Group]) -> dict[int, set[str]]:
     return years
 
 
-def run_veil(con, log: list[dict], groups: set[Group] | None = None) -> list[dict]:
-    """Veil of darkness for every agency-year with stops (only `groups` when given): each year's
-    stops are one sample and one model."""
+def run_veil(con, log: list[dict], groups: set[Group]) -> list[dict]:
+    """Veil of darkness for the agency-years `groups`: each year's stops are one sample and one
+    model."""
     from dagster_project.analytics import veil
 
-    if groups is None:
-        groups = set(fit_groups(con))
     located = {loc.agency_id: loc for loc in locations(con)}
     results: list[dict] = []
     for year, agencies in sorted(_by_year(groups).items()):
@@ -248,9 +246,9 @@ def threshold_counts(con) -> pd.DataFrame:
 
 
 def run_threshold(
-    con, settings: NightlySettings, log: list[dict], groups: set[Group] | None = None
+    con, settings: NightlySettings, log: list[dict], groups: set[Group]
 ) -> list[dict]:
-    """Threshold test, one hierarchical model per agency-year (only `groups` when given)."""
+    """Threshold test, one hierarchical model per agency-year of `groups`."""
     import pandas as pd
 
     from dagster_project import warehouse
@@ -258,10 +256,8 @@ def run_threshold(
 
     counts = threshold_counts(con)
     warehouse.release_cache(con)  # the fits' processes start next
-    if groups is not None:
-        wanted = pd.MultiIndex.from_tuples(sorted(groups), names=["agency_id", "stop_year"])
-        keys = pd.MultiIndex.from_frame(counts[["agency_id", "stop_year"]])
-        counts = counts[keys.isin(wanted)]
+    wanted = pd.MultiIndex.from_tuples(sorted(groups), names=["agency_id", "stop_year"])
+    counts = counts[pd.MultiIndex.from_frame(counts[["agency_id", "stop_year"]]).isin(wanted)]
     eligible = []
     for (agency, year), cells in counts.groupby(["agency_id", "stop_year"], sort=True):
         period = period_of(int(year))
