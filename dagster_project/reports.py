@@ -1562,7 +1562,7 @@ def _bwc_measures(ctx: Context) -> str:
     if d.has("fct_bwc_audit_events"):
         events = d.rows(
             "select event_type, count(*) as n from {fct_bwc_audit_events}"
-            " where agency_id = ? and year(event_date) = ? group by all order by n desc",
+            " where agency_id = ? and year(event_date) = ? group by all order by n desc, event_type",
             (a, y),
         )
         if events:
