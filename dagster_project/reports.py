@@ -14,13 +14,16 @@ missing.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import html
 import json
 import logging
 import math
 import os
+import pickle
 import re
 import shutil
+import string
 import subprocess
 import sys
 import tempfile
@@ -31,7 +34,13 @@ from pathlib import Path
 import duckdb
 
 from dagster_project import narratives
-from dagster_project.publication import agency_parts, file_sha256, part_agency, sql_literal
+from dagster_project.publication import (
+    EMPTY_PART,
+    agency_parts,
+    file_sha256,
+    part_agency,
+    sql_literal,
+)
 from ingestion import settings
 
 log = logging.getLogger(__name__)
@@ -73,11 +82,28 @@ class ReleaseData:
 
     With `agency`, a table published in parts (dagster_project/publication.py, Parts) is read
     from that agency's parts only: an annual report reads its own agency's files, not the whole
-    state's history (every query of a report is about its agency)."""
+    state's history (every query of a report is about its agency). With `year` too, a query that
+    names a table as `{fct_stops:year}` reads only the agency's part of that year (`<agency>-<year>`;
+    a table in parts by agency only is read whole): the query's filter keeps only the rows of the
+    year of the table's `year_of` column (stop_year of stop_date, year(started_date), ...), so the
+    other years' parts hold none of its rows.
 
-    def __init__(self, root: Path, agency: str | None = None):
+    With `cache`, a query whose files are all fingerprinted in release.json (the published rows'
+    content, by table and by part) is answered from an earlier report's result when the same
+    query with the same parameters read files of the same fingerprints (QueryCache): the reports
+    of an agency-year whose parts did not change cost no scan of them."""
+
+    def __init__(
+        self,
+        root: Path,
+        agency: str | None = None,
+        year: int | None = None,
+        cache: QueryCache | None = None,
+    ):
         self.root = Path(root)
         self.agency = agency
+        self.year = year
+        self.cache = cache
         self.con = duckdb.connect()
         info = self.root / "release.json"
         self.info = json.loads(info.read_text(encoding="utf-8")) if info.is_file() else {}
@@ -100,14 +126,20 @@ class ReleaseData:
             return whole if whole.is_file() else folder / f"{part_agency(self.agency)}-*.parquet"
         return self.root / "data" / f"{table}.parquet"
 
-    def files(self, table: str) -> list[Path]:
-        """The Parquet files a read of `table` reads."""
+    def files(self, table: str, scope: str = "") -> list[Path]:
+        """The Parquet files a read of `table` reads (`scope` "year": `{table:year}`'s)."""
+        if scope not in ("", "year"):
+            raise ReportError(f"unknown scope {scope!r} of {table} (only {{{table}:year}})")
         folder = self.root / "data" / table
         if not folder.is_dir() or (self.root / "data" / f"{table}.parquet").is_file():
             return [self.path(table)]
         if self.agency is None:
             return sorted(folder.glob("*.parquet"))
-        return agency_parts(folder, self.agency)
+        parts = agency_parts(folder, self.agency)
+        name = part_agency(self.agency)
+        if scope == "year" and self.year is not None and all(p.stem != name for p in parts):
+            return [p for p in parts if p.stem == f"{name}-{self.year}"]
+        return parts
 
     def has(self, table: str) -> bool:
         """Whether the release publishes the table (for any agency)."""
@@ -120,10 +152,10 @@ class ReleaseData:
             | {p.parent.name for p in data.glob("*/*.parquet")}
         )
 
-    def relation(self, table: str) -> str:
+    def relation(self, table: str, scope: str = "") -> str:
         """SQL for the table's rows: read_parquet of its file or parts; with none of the agency's
-        parts, no rows with the table's columns (from any of its parts)."""
-        files = self.files(table)
+        parts (of the year), no rows with the table's columns (from any of its parts)."""
+        files = self.files(table, scope)
         if not files and self.has(table):
             any_part = min((self.root / "data" / table).glob("*.parquet"))
             return f"(select * from read_parquet({sql_literal(any_part)}) limit 0)"
@@ -135,12 +167,55 @@ class ReleaseData:
         )
 
     def rows(self, sql: str, params: Sequence = ()) -> list[dict]:
-        """`sql` names tables as {fct_stops}; each becomes the read of its published file or
-        parts (`relation`)."""
-        names = {t: self.relation(t) for t in _placeholders(sql)}
-        cursor = self.con.execute(sql.format(**names), list(params))
+        """`sql` names tables as {fct_stops} (or {fct_stops:year}); each becomes the read of its
+        published file or parts (`relation`)."""
+        key = self._cache_key(sql, params) if self.cache is not None else None
+        if key is not None and self.cache is not None:
+            cached = self.cache.get(key)
+            if cached is not None:
+                return cached
+        pieces = []
+        for literal, name, scope, _ in string.Formatter().parse(sql):
+            pieces.append(literal)  # `{{` is `{` here, as with str.format
+            if name:
+                pieces.append(self.relation(name, scope or ""))
+        cursor = self.con.execute("".join(pieces), list(params))
         columns = [c[0] for c in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        result = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        if key is not None and self.cache is not None:
+            self.cache.put(key, result)
+        return result
+
+    def fingerprint(self, file: Path) -> str | None:
+        """The content fingerprint release.json gives the rows of a published Parquet file (a
+        whole table's, or a part's), or None."""
+        relative = file.relative_to(self.root).parts
+        if len(relative) == 2 and relative[0] == "data":
+            return (self.info.get("fingerprints") or {}).get(Path(relative[1]).stem)
+        if len(relative) == 3 and relative[0] == "data":
+            parts = (self.info.get("parts") or {}).get(relative[1])
+            if parts is not None and not parts and file.stem == EMPTY_PART:
+                return "empty"
+            return (parts or {}).get(file.stem)
+        return None
+
+    def _cache_key(self, sql: str, params: Sequence) -> str | None:
+        """What a query's result depends on: its text, parameters, and the fingerprints of the
+        files it reads (relation's); None when a file has none (it is not cached)."""
+        reads = []
+        for name, scope in sorted(_placeholders(sql)):
+            files = self.files(name, scope)
+            if not files:
+                if not self.has(name):
+                    return None
+                reads.append((name, scope, "no rows"))
+                continue
+            prints = [(f.relative_to(self.root).as_posix(), self.fingerprint(f)) for f in files]
+            if any(p is None for _, p in prints):
+                return None
+            reads.append((name, scope, prints))
+        payload = [sql, [str(p) for p in params], [type(p).__name__ for p in params], reads]
+        return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
 
     def value(self, sql: str, params: Sequence = ()) -> object:
         rows = self.rows(sql, params)
@@ -150,10 +225,92 @@ class ReleaseData:
         return self.path(table).relative_to(self.root).as_posix()
 
 
-def _placeholders(sql: str) -> set[str]:
-    import string
+def _placeholders(sql: str) -> set[tuple[str, str]]:
+    """The (table, scope) pairs `sql` names: {fct_stops} is ("fct_stops", "")."""
+    return {(name, scope or "") for _, name, scope, _ in string.Formatter().parse(sql) if name}
 
-    return {name for _, name, _, _ in string.Formatter().parse(sql) if name}
+
+class QueryCache:
+    """Results of the annual reports' queries, kept beside the releases (`.report-queries`) from
+    one publication to the next, by ReleaseData._cache_key: the query, its parameters and the
+    content fingerprints of the files it read. A report of an agency-year whose parts and tables
+    did not change is answered without reading them again; what changed is read, and a night's
+    cache keeps only the results that night's reports used (it does not grow with history).
+
+    The file holds only query results (numbers, text, dates) of published files; it is read
+    with an unpickler that builds nothing else."""
+
+    VERSION = 1
+
+    def __init__(self, path: Path | None):
+        self.path = Path(path) if path is not None else None
+        self.entries: dict[str, list[dict]] = {}
+        self.used: dict[str, list[dict]] = {}
+        self.hits = self.misses = 0
+        if self.path is None or not self.path.is_file():
+            return
+        try:
+            with self.path.open("rb") as handle:
+                payload = _ResultUnpickler(handle).load()
+            if payload.get("version") == [self.VERSION, duckdb.__version__]:
+                self.entries = dict(payload["entries"])
+        except Exception as exc:  # a damaged cache costs the scans it would have saved
+            log.warning("report query cache %s not read (%s): every query runs", self.path, exc)
+
+    @classmethod
+    def beside(cls, release_root: Path) -> QueryCache:
+        """The cache of the releases' folder (the publish folder) a release is written in."""
+        return cls(Path(release_root).resolve().parent / REPORT_CACHE)
+
+    def get(self, key: str) -> list[dict] | None:
+        rows = self.used.get(key, self.entries.get(key))
+        if rows is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self.used[key] = rows
+        return [dict(r) for r in rows]
+
+    def put(self, key: str, rows: list[dict]) -> None:
+        self.used[key] = [dict(r) for r in rows]
+
+    def save(self) -> None:
+        """Writes the results used since it was read (atomically: a reader sees the old or the
+        new file)."""
+        if self.path is None:
+            return
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        with temporary.open("wb") as handle:
+            pickle.dump(
+                {"version": [self.VERSION, duckdb.__version__], "entries": self.used},
+                handle,
+                protocol=pickle.HIGHEST_PROTOCOL,
+            )
+        os.replace(temporary, self.path)
+
+
+REPORT_CACHE = ".report-queries"
+_SAFE_CLASSES = {
+    ("datetime", "date"),
+    ("datetime", "datetime"),
+    ("datetime", "time"),
+    ("datetime", "timedelta"),
+    ("datetime", "timezone"),
+    ("decimal", "Decimal"),
+    ("uuid", "UUID"),
+    ("zoneinfo", "ZoneInfo"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("pytz", "_p"),  # DuckDB's timestamps with time zone carry pytz zones, pickled by name
+    ("pytz", "_UTC"),
+}
+
+
+class _ResultUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in _SAFE_CLASSES:
+            raise pickle.UnpicklingError(f"{module}.{name} is not a query result type")
+        return super().find_class(module, name)
 
 
 def report_targets(data: ReleaseData) -> list[tuple[str, int]]:
@@ -450,14 +607,15 @@ def section_summary(ctx: Context) -> str:
     add(
         "People stopped (person-stops)",
         "fct_stops",
-        "select count(*) from {fct_stops} where agency_id = ? and stop_year = ?",
+        "select count(*) from {fct_stops:year} where agency_id = ? and stop_year = ?",
         (a, y),
         "rows",
     )
     add(
         "Stops (events)",
         "fct_stops",
-        "select count(distinct stop_id) from {fct_stops} where agency_id = ? and stop_year = ?",
+        "select count(distinct stop_id) from {fct_stops:year}"
+        " where agency_id = ? and stop_year = ?",
         (a, y),
         "distinct stop_id",
     )
@@ -465,7 +623,7 @@ def section_summary(ctx: Context) -> str:
         add(
             f"{label}: people stopped",
             "fct_stops",
-            "select count(*) from {fct_stops} where agency_id = ? and stop_year = ?"
+            "select count(*) from {fct_stops:year} where agency_id = ? and stop_year = ?"
             " and stop_type = ?",
             (a, y, stop_type),
             f"rows with stop_type = {stop_type}",
@@ -473,7 +631,7 @@ def section_summary(ctx: Context) -> str:
     add(
         "Searches",
         "fct_stops",
-        "select count(*) from {fct_stops} where agency_id = ? and stop_year = ?"
+        "select count(*) from {fct_stops:year} where agency_id = ? and stop_year = ?"
         " and search_conducted",
         (a, y),
         "rows with search_conducted",
@@ -481,14 +639,14 @@ def section_summary(ctx: Context) -> str:
     add(
         "People arrested",
         "fct_arrests",
-        "select count(*) from {fct_arrests} where agency_id = ? and arrest_year = ?",
+        "select count(*) from {fct_arrests:year} where agency_id = ? and arrest_year = ?",
         (a, y),
         "rows",
     )
     add(
         "Use-of-force incidents",
         "fct_use_of_force_incidents",
-        "select count(*) from {fct_use_of_force_incidents} where agency_id = ?"
+        "select count(*) from {fct_use_of_force_incidents:year} where agency_id = ?"
         " and incident_year = ?",
         (a, y),
         "rows",
@@ -496,35 +654,39 @@ def section_summary(ctx: Context) -> str:
     add(
         "Complaints received",
         "fct_complaints",
-        "select count(*) from {fct_complaints} where agency_id = ? and year(received_date) = ?",
+        "select count(*) from {fct_complaints:year} where agency_id = ?"
+        " and year(received_date) = ?",
         (a, y),
         "rows by received_date",
     )
     add(
         "Calls for service received",
         "fct_calls_for_service",
-        "select count(*) from {fct_calls_for_service} where agency_id = ? and received_year = ?",
+        "select count(*) from {fct_calls_for_service:year} where agency_id = ?"
+        " and received_year = ?",
         (a, y),
         "rows by received_year",
     )
     add(
         "Body-worn camera recordings",
         "fct_bwc_recordings",
-        "select count(*) from {fct_bwc_recordings} where agency_id = ? and year(started_date) = ?",
+        "select count(*) from {fct_bwc_recordings:year} where agency_id = ?"
+        " and year(started_date) = ?",
         (a, y),
         "rows by started_date",
     )
     add(
         "School-based officer contacts",
         "fct_school_incidents",
-        "select count(*) from {fct_school_incidents} where agency_id = ? and incident_year = ?",
+        "select count(*) from {fct_school_incidents:year} where agency_id = ?"
+        " and incident_year = ?",
         (a, y),
         "rows",
     )
     add(
         "Survey respondents",
         "fct_survey_responses",
-        "select count(*) from {fct_survey_responses} where agency_id = ?"
+        "select count(*) from {fct_survey_responses:year} where agency_id = ?"
         " and year(completed_date) = ?",
         (a, y),
         "rows by completed_date",
@@ -562,7 +724,7 @@ def section_stops(ctx: Context, stop_type: str) -> str:
         return "".join(parts) + not_published_html("stop")
     where = "agency_id = ? and stop_year = ? and stop_type = ?"
     params = (ctx.agency_id, ctx.year, stop_type)
-    chart, total = _by_race_table(ctx, "fct_stops", where, params, f"{label}: people stopped")
+    chart, total = _by_race_table(ctx, "fct_stops:year", where, params, f"{label}: people stopped")
     if not total:
         parts.append(
             f"<p>No {label.lower()} from this agency in {ctx.year} are in the release.</p>"
@@ -575,7 +737,7 @@ def section_stops(ctx: Context, stop_type: str) -> str:
         " count(*) filter (where arrest_made) as arrested,"
         " count(*) filter (where citation_issued) as cited,"
         " count(*) filter (where warning_issued) as warned"
-        f" from {{fct_stops}} where {where}",
+        f" from {{fct_stops:year}} where {where}",
         params,
     )[0]
     rows = [
@@ -614,12 +776,12 @@ def section_arrests(ctx: Context) -> str:
     if not d.has("fct_arrests"):
         return not_published_html("arrest")
     where, params = "agency_id = ? and arrest_year = ?", (ctx.agency_id, ctx.year)
-    chart, total = _by_race_table(ctx, "fct_arrests", where, params, "People arrested")
+    chart, total = _by_race_table(ctx, "fct_arrests:year", where, params, "People arrested")
     if not total:
         return f"<p>No arrests from this agency in {ctx.year} are in the release.</p>"
     kinds = d.rows(
         "select coalesce(offense_severity, 'not recorded') as severity, count(*) as n"
-        f" from {{fct_arrests}} where {where} group by all order by n desc, severity",
+        f" from {{fct_arrests:year}} where {where} group by all order by n desc, severity",
         params,
     )
     return (
@@ -1329,7 +1491,8 @@ def section_force(ctx: Context) -> str:
     where, params = "agency_id = ? and incident_year = ?", (ctx.agency_id, ctx.year)
     levels = d.rows(
         "select coalesce(highest_force_level, 'not recorded') as level, count(*) as n"
-        f" from {{fct_use_of_force_incidents}} where {where} group by all order by n desc, level",
+        f" from {{fct_use_of_force_incidents:year}} where {where}"
+        " group by all order by n desc, level",
         params,
     )
     total = sum(r["n"] for r in levels)
@@ -1350,7 +1513,7 @@ def section_force(ctx: Context) -> str:
         chart, _ = _by_race_table(
             ctx,
             "fct_use_of_force_subjects",
-            "agency_id = ? and uof_id in (select uof_id from {fct_use_of_force_incidents}"
+            "agency_id = ? and uof_id in (select uof_id from {fct_use_of_force_incidents:year}"
             " where agency_id = ? and incident_year = ?)",
             (ctx.agency_id, ctx.agency_id, ctx.year),
             "People force was used on",
@@ -1374,7 +1537,7 @@ def section_complaints(ctx: Context) -> str:
     rows = d.rows(
         "select coalesce(status, 'not recorded') as status, count(*) as n,"
         " sum(allegation_count) as allegations, sum(sustained_allegation_count) as sustained"
-        " from {fct_complaints} where agency_id = ? and year(received_date) = ?"
+        " from {fct_complaints:year} where agency_id = ? and year(received_date) = ?"
         " group by all order by n desc, status",
         (ctx.agency_id, ctx.year),
     )
@@ -1450,7 +1613,7 @@ def _bwc_measures(ctx: Context) -> str:
         "select coalesce(category, 'not recorded') as category, count(*) as n,"
         " count(*) filter (where is_publicly_released) as released,"
         " count(*) filter (where is_deleted) as deleted"
-        " from {fct_bwc_recordings} where agency_id = ? and year(started_date) = ?"
+        " from {fct_bwc_recordings:year} where agency_id = ? and year(started_date) = ?"
         " group by all order by n desc, category",
         (a, y),
     )
@@ -1492,7 +1655,7 @@ def _bwc_measures(ctx: Context) -> str:
         force = d.rows(
             "select count(*) as incidents, count(*) filter (where exists (select 1 from"
             " {fct_bwc_recordings} r where r.agency_id = i.agency_id and r.uof_id = i.uof_id))"
-            " as recorded from {fct_use_of_force_incidents} i"
+            " as recorded from {fct_use_of_force_incidents:year} i"
             " where i.agency_id = ? and i.incident_year = ?",
             (a, y),
         )[0]
@@ -1511,7 +1674,7 @@ def _bwc_measures(ctx: Context) -> str:
                 " group by r.uof_id)"
                 " select count(*) as timed, count(*) filter (where first.started_at >"
                 f" c.arrived_at + interval {LATE_ACTIVATION_S} second) as late"
-                " from {fct_use_of_force_incidents} i join first on first.uof_id = i.uof_id"
+                " from {fct_use_of_force_incidents:year} i join first on first.uof_id = i.uof_id"
                 " join {fct_calls_for_service} c on c.call_id = i.call_id"
                 " where i.agency_id = ? and i.incident_year = ? and c.arrived_at is not null",
                 (a, a, y),
@@ -1527,12 +1690,21 @@ def _bwc_measures(ctx: Context) -> str:
                 )
             )
     if d.has("fct_stops"):
-        stops = d.rows(
-            "select count(distinct s.stop_id) as stops, count(distinct s.stop_id) filter (where"
-            " s.stop_id in (select stop_id from {fct_bwc_recordings} where agency_id = ?))"
-            " as recorded from {fct_stops} s where s.agency_id = ? and s.stop_year = ?",
-            (a, a, y),
-        )[0]
+        # The year's stops (the summary's query: answered once) and, of them, those a
+        # recording names: the recordings' stop ids (few) probe the year's stops.
+        stops = {
+            "stops": d.value(
+                "select count(distinct stop_id) from {fct_stops:year}"
+                " where agency_id = ? and stop_year = ?",
+                (a, y),
+            ),
+            "recorded": d.value(
+                "select count(distinct r.stop_id) from {fct_bwc_recordings} r"
+                " where r.agency_id = ? and r.stop_id in (select s.stop_id from {fct_stops:year} s"
+                " where s.agency_id = ? and s.stop_year = ?)",
+                (a, a, y),
+            ),
+        }
         rows.append(
             _share_row(
                 "Stops with a recording",
@@ -1561,7 +1733,7 @@ def _bwc_measures(ctx: Context) -> str:
     )
     if d.has("fct_bwc_audit_events"):
         events = d.rows(
-            "select event_type, count(*) as n from {fct_bwc_audit_events}"
+            "select event_type, count(*) as n from {fct_bwc_audit_events:year}"
             " where agency_id = ? and year(event_date) = ? group by all order by n desc, event_type",
             (a, y),
         )
@@ -1595,7 +1767,7 @@ def _school_measures(ctx: Context) -> str:
         " bool_or(is_school_discipline_matter) as discipline,"
         " count(*) filter (where is_arrest) as arrests,"
         " count(*) filter (where is_justice_referral) as referrals"
-        " from {fct_school_incidents} where agency_id = ? and incident_year = ?"
+        " from {fct_school_incidents:year} where agency_id = ? and incident_year = ?"
         " group by all order by n desc, reason",
         (a, y),
     )
@@ -1605,7 +1777,7 @@ def _school_measures(ctx: Context) -> str:
             f"<p>No school-based officer contacts from this agency in {y} are in the release.</p>"
         )
     discipline = d.value(
-        "select count(*) from {fct_school_incidents} where agency_id = ? and incident_year = ?"
+        "select count(*) from {fct_school_incidents:year} where agency_id = ? and incident_year = ?"
         " and is_school_discipline_matter",
         (a, y),
     )
@@ -1657,7 +1829,7 @@ def _school_measures(ctx: Context) -> str:
         "select coalesce(subject_race, 'not recorded') as race, count(*) as n,"
         " count(*) filter (where is_arrest) as arrests,"
         " count(*) filter (where is_justice_referral) as referrals"
-        " from {fct_school_incidents} where agency_id = ? and incident_year = ?"
+        " from {fct_school_incidents:year} where agency_id = ? and incident_year = ?"
         " group by all order by n desc, race",
         (a, y),
     )
@@ -1700,7 +1872,7 @@ def _culture_measures(ctx: Context) -> str:
     # survey says so), then the mean over respondents of each unit.
     cells = d.rows(
         "with scores as (select r.survey_type, r.survey_wave, r.unit, i.construct,"
-        " r.response_id, avg(i.scored_value) as score from {fct_survey_responses} r"
+        " r.response_id, avg(i.scored_value) as score from {fct_survey_responses:year} r"
         " join {fct_survey_item_responses} i on i.response_id = r.response_id"
         " where r.agency_id = ? and year(r.completed_date) = ? and i.scored_value is not null"
         " group by all)"
@@ -1757,7 +1929,7 @@ def _culture_measures(ctx: Context) -> str:
             )
         )
     respondents = d.rows(
-        "select survey_type, count(*) as n from {fct_survey_responses}"
+        "select survey_type, count(*) as n from {fct_survey_responses:year}"
         " where agency_id = ? and year(completed_date) = ? group by all order by survey_type desc",
         (a, y),
     )
@@ -1859,7 +2031,7 @@ def _calls_for_service(ctx: Context) -> str:
         "select coalesce(cast(priority as varchar), 'not recorded') as priority, count(*) as n,"
         " count(response_seconds) as timed, median(response_seconds) / 60.0 as median_minutes,"
         " count(*) filter (where is_mental_health_call) as mental_health"
-        " from {fct_calls_for_service} where agency_id = ? and received_year = ?"
+        " from {fct_calls_for_service:year} where agency_id = ? and received_year = ?"
         " group by all order by priority",
         (ctx.agency_id, ctx.year),
     )
@@ -2088,7 +2260,7 @@ def section_quality(ctx: Context) -> str:
         fresh = d.rows(
             "select min(stop_date) as first, max(stop_date) as last,"
             " count(*) filter (where subject_race is null or subject_race = 'unknown') as unknown,"
-            " count(*) as n from {fct_stops} where agency_id = ? and stop_year = ?",
+            " count(*) as n from {fct_stops:year} where agency_id = ? and stop_year = ?",
             (ctx.agency_id, ctx.year),
         )[0]
         if fresh["n"]:
@@ -2307,15 +2479,18 @@ def write_annual_reports(
     *,
     pdf: bool | None = None,
     pdf_latest_only: bool = False,
+    cache: QueryCache | None = None,
 ) -> list[Path]:
     """Writes reports/<agency_id>/<year>.html (and .pdf when `pdf`, or by default when Chromium
     is installed; with `pdf_latest_only`, only for each agency's latest year) into a release
-    folder; returns the files written."""
+    folder; returns the files written. Queries are answered from `cache` where their files did
+    not change (by default the cache beside the releases, QueryCache.beside)."""
     release_root = Path(release_root)
     agencies_dir = Path(agencies_dir or settings.agencies_dir())
     chromium = chromium_path() if pdf is not False else None
     if pdf and chromium is None:
         raise ReportError("PDF requested but chromium is not installed (reports/scripts/)")
+    cache = cache if cache is not None else QueryCache.beside(release_root)
     data = ReleaseData(release_root)
     written: list[Path] = []
     try:
@@ -2325,7 +2500,8 @@ def write_annual_reports(
             folder = release_root / RELEASE_REPORTS / agency_id
             folder.mkdir(parents=True, exist_ok=True)
             target = folder / f"{year}.html"
-            own = ReleaseData(release_root, agency=agency_id)  # the agency's parts only
+            # the agency's parts only; {table:year}, the year's
+            own = ReleaseData(release_root, agency=agency_id, year=year, cache=cache)
             try:
                 html_text = render_annual_report(own, agencies_dir, agency_id, year)
             finally:
@@ -2337,7 +2513,13 @@ def write_annual_reports(
                 written.append(folder / f"{year}.pdf")
     finally:
         data.close()
-    log.info("wrote %d annual report files", len(written))
+    cache.save()
+    log.info(
+        "wrote %d annual report files; %d queries answered from the last reports', %d run",
+        len(written),
+        cache.hits,
+        cache.misses,
+    )
     return written
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dagster_project import cli
+from dagster_project import cli, reports
 from dagster_project.publication import current_release, published_tables, table_files
 from ingestion import demo, pipeline, settings
 
@@ -282,6 +282,32 @@ def test_incremental_history_equals_full_rebuild(history):
     differing = [name for name in incremental if incremental[name] != rebuilt[name]]
     assert differing == []
     assert {"fct_stops", "fct_arrests", "mart_search_rates"} <= set(incremental)
+
+
+def test_reports_answered_from_the_night_before_equal_fresh_ones(history):
+    """Each night's annual reports answer the queries whose files kept their fingerprints from
+    the night before's results (reports.QueryCache, beside the releases): every published report
+    of nights 2 to 4 equals the one rendered again from its release's files alone."""
+    cache = reports.QueryCache(history["data"] / "publish" / reports.REPORT_CACHE)
+    assert cache.entries  # the last night's results, for the next
+    compared = 0
+    for release in history["releases"][1:]:
+        whole = reports.ReleaseData(release)
+        try:
+            targets = reports.report_targets(whole)
+        finally:
+            whole.close()
+        assert {agency for agency, _ in targets} >= {"alder_pd", "cedar_pd"}
+        for agency, year in targets:
+            own = reports.ReleaseData(release, agency=agency, year=year)  # no cache
+            try:
+                fresh = reports.render_annual_report(own, settings.agencies_dir(), agency, year)
+            finally:
+                own.close()
+            published = release / reports.RELEASE_REPORTS / agency / f"{year}.html"
+            assert published.read_text(encoding="utf-8") == fresh, (release.name, agency, year)
+            compared += 1
+    assert compared >= 9
 
 
 def test_incremental_facts_hold_the_latest_versions(history):

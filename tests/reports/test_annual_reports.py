@@ -277,13 +277,14 @@ def test_new_sections_equal_the_published_files(demo_release):
 
 def test_a_report_reads_only_its_agencys_parts_and_says_the_same(demo_release):
     """Each annual report reads its own agency's parts of the facts (not the whole state's
-    history): the report is the one a read of every part gives, but for the files it names."""
+    history; a query marked `{table:year}`, the part of the report's year only): the report is
+    the one a read of every part gives, but for the files it names."""
     data = reports.ReleaseData(demo_release)
     try:
         targets = reports.report_targets(data)
         assert len({agency for agency, _ in targets}) >= 3
         for agency, year in targets:
-            own = reports.ReleaseData(demo_release, agency=agency)
+            own = reports.ReleaseData(demo_release, agency=agency, year=year)
             try:
                 scoped = reports.render_annual_report(own, settings.agencies_dir(), agency, year)
                 files = {p.relative_to(demo_release).as_posix() for p in own.files("fct_stops")}
