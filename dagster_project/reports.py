@@ -199,6 +199,19 @@ class ReleaseData:
             return (parts or {}).get(file.stem)
         return None
 
+    def _columns(self, file: Path) -> list[list[str]]:
+        """The columns and types a read of the file gives (a fingerprint is of the values only:
+        the same values published with another type are another input). From the file's footer,
+        once per file and process."""
+        stat = file.stat()
+        identity = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        if identity not in _COLUMNS:
+            described = self.con.execute(
+                f"describe select * from read_parquet({sql_literal(file)})"
+            ).fetchall()
+            _COLUMNS[identity] = [[str(row[0]), str(row[1])] for row in described]
+        return _COLUMNS[identity]
+
     def _cache_key(self, sql: str, params: Sequence) -> str | None:
         """What a query's result depends on: its text, parameters, and the fingerprints of the
         files it reads (relation's); None when a file has none (it is not cached)."""
@@ -208,10 +221,14 @@ class ReleaseData:
             if not files:
                 if not self.has(name):
                     return None
-                reads.append((name, scope, "no rows"))
+                any_part = min((self.root / "data" / name).glob("*.parquet"))
+                reads.append((name, scope, "no rows", self._columns(any_part)))
                 continue
-            prints = [(f.relative_to(self.root).as_posix(), self.fingerprint(f)) for f in files]
-            if any(p is None for _, p in prints):
+            prints = [
+                (f.relative_to(self.root).as_posix(), self.fingerprint(f), self._columns(f))
+                for f in files
+            ]
+            if any(p is None for _, p, _ in prints):
                 return None
             reads.append((name, scope, prints))
         payload = [sql, [str(p) for p in params], [type(p).__name__ for p in params], reads]
@@ -223,6 +240,11 @@ class ReleaseData:
 
     def file(self, table: str) -> str:
         return self.path(table).relative_to(self.root).as_posix()
+
+
+# A Parquet file's columns and types (ReleaseData._columns), by (device, inode, size, mtime): a
+# part hard-linked from the last release is the same file.
+_COLUMNS: dict[tuple[int, int, int, int], list[list[str]]] = {}
 
 
 def _placeholders(sql: str) -> set[tuple[str, str]]:

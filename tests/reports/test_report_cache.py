@@ -19,13 +19,13 @@ EVERY_YEAR = "select count(*) as n from {fct_stops} where agency_id = ?"
 AGENCIES = "select count(*) as n from {dim_agencies}"
 
 
-def write_part(path: Path, agency: str, year: int, rows: int) -> None:
+def write_part(path: Path, agency: str, year: int, rows: int, year_type="integer") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     try:
         con.execute(
-            f"copy (select ? as agency_id, ? as stop_year, i as stop_id from range({rows}) t(i))"
-            f" to '{path}' (format parquet)",
+            f"copy (select ? as agency_id, cast(? as {year_type}) as stop_year, i as stop_id"
+            f" from range({rows}) t(i)) to '{path}' (format parquet)",
             [agency, year],
         )
     finally:
@@ -131,6 +131,10 @@ def test_a_query_is_answered_again_only_while_its_files_fingerprints_hold(releas
     # a night keeps only what its reports asked: the whole-table query was not asked since
     assert set(reports.QueryCache(path).entries) == set(third.used)
     assert len(third.used) == 1
+
+    # the same values published with another type: another input
+    write_part(release / "data" / "fct_stops" / "a_pd-2023.parquet", "a_pd", 2023, 98, "bigint")
+    assert answer(release, PER_YEAR, ("a_pd", 2023), reports.QueryCache(path)) == 98
 
     # a file release.json gives no fingerprint for is read every time, never cached
     set_print(release, "a_pd-2023", None)
