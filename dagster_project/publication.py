@@ -1046,7 +1046,8 @@ def _inside(root: Path, relative: str) -> Path | None:
 _KNOWN_HASHES: dict[tuple[int, int, int, int], str] = {}
 
 
-def _file_identity(path: Path) -> tuple[int, int, int, int]:
+def file_identity(path: Path) -> tuple[int, int, int, int]:
+    """(device, inode, size, modification time): a hard link is the same file."""
     stat = path.stat()
     return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
@@ -1059,14 +1060,14 @@ def _remember_hashes(release: Path) -> None:
         digest, sep, name = line.partition("  ")
         file = _inside(release, name) if sep else None
         if file is not None and name not in _FIXED_FILES and file.is_file():
-            _KNOWN_HASHES[_file_identity(file)] = digest
+            _KNOWN_HASHES[file_identity(file)] = digest
 
 
 def file_sha256(path: Path, trust_known: bool = True) -> str:
     """A file's SHA-256; with `trust_known`, the one already computed for the same file (device,
     inode, size, modification time): a new release lists each file twice (datapackage.json and
     SHA256SUMS), and 10 million stops are gigabytes to read again."""
-    identity = _file_identity(path)
+    identity = file_identity(path)
     known = _KNOWN_HASHES.get(identity) if trust_known else None
     if known is not None:
         return known

@@ -23,13 +23,13 @@ import os
 import pickle
 import re
 import shutil
-import string
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from string import Formatter
 
 import duckdb
 
@@ -37,6 +37,7 @@ from dagster_project import narratives
 from dagster_project.publication import (
     EMPTY_PART,
     agency_parts,
+    file_identity,
     file_sha256,
     part_agency,
     sql_literal,
@@ -155,10 +156,11 @@ class ReleaseData:
     def relation(self, table: str, scope: str = "") -> str:
         """SQL for the table's rows: read_parquet of its file or parts; with none of the agency's
         parts (of the year), no rows with the table's columns (from any of its parts)."""
-        files = self.files(table, scope)
+        return self._read(table, self.files(table, scope))
+
+    def _read(self, table: str, files: list[Path]) -> str:
         if not files and self.has(table):
-            any_part = min((self.root / "data" / table).glob("*.parquet"))
-            return f"(select * from read_parquet({sql_literal(any_part)}) limit 0)"
+            return f"(select * from read_parquet({sql_literal(self._any_part(table))}) limit 0)"
         listed = ", ".join(sql_literal(f) for f in files)
         return (
             f"read_parquet([{listed}])"
@@ -166,24 +168,32 @@ class ReleaseData:
             else f"read_parquet({sql_literal(self.path(table))})"
         )
 
+    def _any_part(self, table: str) -> Path:
+        return min((self.root / "data" / table).glob("*.parquet"))
+
     def rows(self, sql: str, params: Sequence = ()) -> list[dict]:
         """`sql` names tables as {fct_stops} (or {fct_stops:year}); each becomes the read of its
         published file or parts (`relation`)."""
-        key = self._cache_key(sql, params) if self.cache is not None else None
-        if key is not None and self.cache is not None:
-            cached = self.cache.get(key)
+        fields = [
+            (literal, name, scope or "") for literal, name, scope, _ in Formatter().parse(sql)
+        ]
+        reads = {(name, scope): self.files(name, scope) for _, name, scope in fields if name}
+        cache, key = self.cache, None
+        if cache is not None:
+            key = self._cache_key(sql, params, reads)
+            cached = cache.get(key) if key is not None else None
             if cached is not None:
                 return cached
-        pieces = []
-        for literal, name, scope, _ in string.Formatter().parse(sql):
-            pieces.append(literal)  # `{{` is `{` here, as with str.format
-            if name:
-                pieces.append(self.relation(name, scope or ""))
-        cursor = self.con.execute("".join(pieces), list(params))
+        # `{{` is `{` in a literal here, as with str.format
+        text = "".join(
+            literal + (self._read(name, reads[name, scope]) if name else "")
+            for literal, name, scope in fields
+        )
+        cursor = self.con.execute(text, list(params))
         columns = [c[0] for c in cursor.description]
         result = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-        if key is not None and self.cache is not None:
-            self.cache.put(key, result)
+        if cache is not None and key is not None:
+            cache.put(key, result)
         return result
 
     def fingerprint(self, file: Path) -> str | None:
@@ -203,8 +213,7 @@ class ReleaseData:
         """The columns and types a read of the file gives (a fingerprint is of the values only:
         the same values published with another type are another input). From the file's footer,
         once per file and process."""
-        stat = file.stat()
-        identity = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        identity = file_identity(file)
         if identity not in _COLUMNS:
             described = self.con.execute(
                 f"describe select * from read_parquet({sql_literal(file)})"
@@ -212,17 +221,18 @@ class ReleaseData:
             _COLUMNS[identity] = [[str(row[0]), str(row[1])] for row in described]
         return _COLUMNS[identity]
 
-    def _cache_key(self, sql: str, params: Sequence) -> str | None:
-        """What a query's result depends on: its text, parameters, and the fingerprints of the
-        files it reads (relation's); None when a file has none (it is not cached)."""
-        reads = []
-        for name, scope in sorted(_placeholders(sql)):
-            files = self.files(name, scope)
+    def _cache_key(
+        self, sql: str, params: Sequence, reads: dict[tuple[str, str], list[Path]]
+    ) -> str | None:
+        """What a query's result depends on: its text, parameters, and the fingerprints and
+        columns of the files it reads (`reads`, by table and scope); None when a file has no
+        fingerprint (it is not cached)."""
+        inputs = []
+        for (name, scope), files in sorted(reads.items()):
             if not files:
                 if not self.has(name):
                     return None
-                any_part = min((self.root / "data" / name).glob("*.parquet"))
-                reads.append((name, scope, "no rows", self._columns(any_part)))
+                inputs.append((name, scope, "no rows", self._columns(self._any_part(name))))
                 continue
             prints = [
                 (f.relative_to(self.root).as_posix(), self.fingerprint(f), self._columns(f))
@@ -230,8 +240,8 @@ class ReleaseData:
             ]
             if any(p is None for _, p, _ in prints):
                 return None
-            reads.append((name, scope, prints))
-        payload = [sql, [str(p) for p in params], [type(p).__name__ for p in params], reads]
+            inputs.append((name, scope, prints))
+        payload = [sql, [str(p) for p in params], [type(p).__name__ for p in params], inputs]
         return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
 
     def value(self, sql: str, params: Sequence = ()) -> object:
@@ -245,11 +255,6 @@ class ReleaseData:
 # A Parquet file's columns and types (ReleaseData._columns), by (device, inode, size, mtime): a
 # part hard-linked from the last release is the same file.
 _COLUMNS: dict[tuple[int, int, int, int], list[list[str]]] = {}
-
-
-def _placeholders(sql: str) -> set[tuple[str, str]]:
-    """The (table, scope) pairs `sql` names: {fct_stops} is ("fct_stops", "")."""
-    return {(name, scope or "") for _, name, scope, _ in string.Formatter().parse(sql) if name}
 
 
 class QueryCache:
