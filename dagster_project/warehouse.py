@@ -109,6 +109,45 @@ class PostgresConnection:
         self._con.close()
 
 
+def frame(con, sql: str, params: Sequence | None = None):
+    """The rows of `sql` as the pandas frame `.df()` gives (same columns, dtypes and values), in
+    a fraction of its time on DuckDB: `.df()` turns every text value into a Python string
+    before pandas stores it in Arrow again (1.7 of 2.5 s for a part of the stops suite, 800,000
+    rows). Here the text columns go from DuckDB's Arrow result to pandas as they are, and the
+    others through `.df()` over that result, so their dtypes stay DuckDB's (nullable integers
+    and booleans where a column holds nulls, dates as datetime64). tests/dagster_project/
+    test_warehouse_frame.py compares the two on every type the warehouse holds."""
+    cursor = con.execute(sql) if params is None else con.execute(sql, params)
+    names = [column[0] for column in cursor.description]
+    if not isinstance(con, duckdb.DuckDBPyConnection) or len(set(names)) < len(names):
+        return cursor.df()
+    import pandas as pd
+    import pyarrow as pa
+
+    table = cursor.fetch_arrow_table()
+    text = {
+        name
+        for name, kind in zip(table.column_names, table.schema.types, strict=True)
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind)
+    }
+    rest = [name for name in table.column_names if name not in text]
+    parts = {
+        # a column without a value is what `.df()` infers from Nones alone: object
+        name: pd.Series([None] * table.num_rows, dtype=object)
+        if table.column(name).null_count == table.num_rows
+        else table.column(name).to_pandas()
+        for name in text
+    }
+    if rest:
+        others = duckdb.connect(config=settings.duckdb_config(in_memory=True))
+        try:
+            converted = others.from_arrow(table.select(rest)).df()
+        finally:
+            others.close()
+        parts.update({name: converted[name] for name in rest})
+    return pd.DataFrame({name: parts[name] for name in table.column_names})
+
+
 def exists() -> bool:
     """Whether there is a warehouse to read (PostgreSQL: whether the server answers)."""
     if settings.is_postgres():

@@ -132,7 +132,9 @@ def validate_stops_batch(con, part_rows: int | None = None, log=None):
     parts = batch_parts(con.execute(BATCH_MONTHS_SQL).fetchall(), part_rows)
     results = []
     for number, (agency_a, month_a, agency_b, month_b) in enumerate(parts, start=1):
-        frame = con.execute(sql, [agency_a, agency_a, month_a, agency_b, agency_b, month_b]).df()
+        frame = warehouse.frame(
+            con, sql, [agency_a, agency_a, month_a, agency_b, agency_b, month_b]
+        )
         if len(parts) > 1 and log:
             log(
                 f"stops suite, part {number} of {len(parts)}: {len(frame):,} rows "
@@ -143,7 +145,9 @@ def validate_stops_batch(con, part_rows: int | None = None, log=None):
         )
         del frame
     if not parts:  # the latest load brought no stops: the suite runs on no rows
-        frame = con.execute(f"select {columns} from marts.fct_stops as fct_stops where 1 = 0").df()
+        frame = warehouse.frame(
+            con, f"select {columns} from marts.fct_stops as fct_stops where 1 = 0"
+        )
         results.append(
             validate_stops(frame, agency_first_years=first_years, not_recorded=not_recorded)
         )
@@ -191,12 +195,12 @@ def validate_in_key_parts(con, batch_sql: str, key: str, validate, part_rows: in
     rows = con.execute(f"select count(*) from ({batch_sql}) as batch").fetchone()[0]
     parts = max(1, -(-rows // part_rows))
     if parts == 1:
-        return validate(con.execute(batch_sql).df())
+        return validate(warehouse.frame(con, batch_sql))
     results = [
         validate(
-            con.execute(
-                f"select * from ({batch_sql}) as batch where hash({key}) % {parts} = {part}"
-            ).df()
+            warehouse.frame(
+                con, f"select * from ({batch_sql}) as batch where hash({key}) % {parts} = {part}"
+            )
         )
         for part in range(parts)
     ]
@@ -249,8 +253,8 @@ def gx_incidents_suite(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckR
     from expectations.incidents import validate_incidents
 
     with warehouse.connect(read_only=True) as con:
-        offenses = con.execute(LATEST_OFFENSES_SQL).df()
-        incidents = con.execute(LATEST_INCIDENTS_SQL).df()
+        offenses = warehouse.frame(con, LATEST_OFFENSES_SQL)
+        incidents = warehouse.frame(con, LATEST_INCIDENTS_SQL)
     result = validate_incidents(incidents, offenses)
     return _suite_result(
         context, "marts/fct_incidents", "gx_incidents_suite", result, result.row_count
@@ -271,7 +275,7 @@ def gx_use_of_force_suite(context: dg.AssetCheckExecutionContext) -> dg.AssetChe
     # Force reports are thousands a year per agency: the whole facts, so every link is checked.
     with warehouse.connect(read_only=True) as con:
         frames = {
-            name: con.execute(f"select * from marts.fct_use_of_force_{name}").df()
+            name: warehouse.frame(con, f"select * from marts.fct_use_of_force_{name}")
             for name in FCT_USE_OF_FORCE
         }
     result = validate_use_of_force(frames)
@@ -299,7 +303,7 @@ def gx_complaints_suite(context: dg.AssetCheckExecutionContext) -> dg.AssetCheck
     # Complaints are a few thousand a year per agency: the whole facts, so every link is checked.
     with warehouse.connect(read_only=True) as con:
         frames = [
-            con.execute(f"select * from marts.{name}").df()
+            warehouse.frame(con, f"select * from marts.{name}")
             for name in ("fct_complaints", "fct_allegations", "fct_complainants")
         ]
     result = validate_complaints(*frames)
