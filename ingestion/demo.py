@@ -1492,13 +1492,52 @@ def split_rows(rows: int) -> dict[str, int]:
     return {"alder_pd": alder, "birch_so": birch, "cedar_pd": rows - alder - birch}
 
 
+# From this many person-stops the agencies are written in two processes at once.
+PARALLEL_MIN_ROWS = 2_000_000
+
+
+def _generate_agency(job: tuple[Path, str, int, list[np.random.SeedSequence]]) -> dict:
+    """One agency's exports (stops, arrests, the other record types) and its manifest entry.
+    `streams`: the agency's three seeds, for its stops, its arrests and its other records."""
+    from ingestion import demo_records  # it builds on this module's helpers
+
+    landing, agency_id, rows, (stops_seed, arrests_seed, records_seed) = job
+    log.info("generating %s: %d person-stops", agency_id, rows)
+    stops_builder, arrests_builder = {
+        "alder_pd": (_generate_alder, _generate_alder_arrests),
+        "birch_so": (_generate_birch, _generate_birch_arrests),
+        "cedar_pd": (_generate_cedar, _generate_cedar_arrests),
+    }[agency_id]
+    result = stops_builder(landing, rows, np.random.default_rng(stops_seed))
+    arrested = result.pop("_arrested")
+    result["files"] = [{"dataset": "stops", **f} for f in result["files"]]
+    arrests = arrests_builder(landing, arrested, np.random.default_rng(arrests_seed))
+    records = demo_records.generate_agency(
+        landing,
+        agency_id,
+        rows,
+        arrested["stop_id"](arrested["rows"]),
+        arrests.pop("_accepted_by_race"),
+        np.random.default_rng(records_seed),
+    )
+    return {
+        "name": AGENCY_NAMES[agency_id],
+        "dataset": "stops",
+        "datasets": ["stops", "arrests", *demo_records.DATASETS],
+        **result,
+        **arrests,
+        "files": result["files"] + arrests["files"] + records["files"],
+        "facts": records["facts"],
+        "links": records["links"],
+        "record_effects": records["effects"],
+    }
+
+
 def generate(landing_dir: Path, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED) -> dict:
     """Write the three demo agencies' stop exports and demo_manifest.json; return the manifest.
 
     Deterministic: the same rows and seed give byte-identical files; unchanged files are left
     untouched (same mtime)."""
-    from ingestion import demo_records  # it builds on this module's helpers
-
     if rows < MIN_ROWS:
         raise ValueError(f"rows must be at least {MIN_ROWS}, got {rows}")
     landing = Path(landing_dir)
@@ -1507,41 +1546,23 @@ def generate(landing_dir: Path, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SE
     # are unchanged), children 3-5 the arrests, children 6-8 the other record types (spawning
     # more children leaves the first ones as they were).
     streams = np.random.SeedSequence(seed).spawn(3 * len(AGENCIES))
-    builders = {
-        "alder_pd": (_generate_alder, _generate_alder_arrests),
-        "birch_so": (_generate_birch, _generate_birch_arrests),
-        "cedar_pd": (_generate_cedar, _generate_cedar_arrests),
-    }
-    agencies = {}
-    for n, agency_id in enumerate(AGENCIES):
-        log.info("generating %s: %d person-stops", agency_id, counts[agency_id])
-        stops_builder, arrests_builder = builders[agency_id]
-        result = stops_builder(landing, counts[agency_id], np.random.default_rng(streams[n]))
-        arrested = result.pop("_arrested")
-        result["files"] = [{"dataset": "stops", **f} for f in result["files"]]
-        arrests = arrests_builder(
-            landing, arrested, np.random.default_rng(streams[len(AGENCIES) + n])
-        )
-        records = demo_records.generate_agency(
-            landing,
-            agency_id,
-            counts[agency_id],
-            arrested["stop_id"](arrested["rows"]),
-            arrests.pop("_accepted_by_race"),
-            np.random.default_rng(streams[2 * len(AGENCIES) + n]),
-        )
-        agencies[agency_id] = {
-            "name": AGENCY_NAMES[agency_id],
-            "dataset": "stops",
-            "datasets": ["stops", "arrests", *demo_records.DATASETS],
-            **result,
-            **arrests,
-            "files": result["files"] + arrests["files"] + records["files"],
-            "facts": records["facts"],
-            "links": records["links"],
-            "record_effects": records["effects"],
-        }
-        _warn_foreign_files(landing, agency_id, agencies[agency_id]["files"])
+    jobs = [
+        (landing, agency_id, counts[agency_id], streams[n :: len(AGENCIES)])
+        for n, agency_id in enumerate(AGENCIES)
+    ]
+    if rows >= PARALLEL_MIN_ROWS and (os.cpu_count() or 1) > 1:
+        # The agencies are independent (each its own streams): alder, half the rows, in one
+        # process while the others are written in another (10 million stops: 340 s -> ~190 s).
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+            built = dict(zip(AGENCIES, pool.map(_generate_agency, jobs), strict=True))
+    else:
+        built = {job[1]: _generate_agency(job) for job in jobs}
+    agencies = {agency_id: built[agency_id] for agency_id in AGENCIES}
+    for agency_id, entry in agencies.items():
+        _warn_foreign_files(landing, agency_id, entry["files"])
     manifest = {
         "generator": "ingestion.demo",
         "manifest_version": MANIFEST_VERSION,

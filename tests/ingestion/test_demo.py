@@ -194,6 +194,15 @@ def test_chunk_size_does_not_change_the_bytes(generated, tmp_path, monkeypatch):
     assert _tree(tmp_path) == _tree(generated[0])
 
 
+def test_agencies_written_in_two_processes_give_the_same_bytes(generated, tmp_path, monkeypatch):
+    """Large demos write the agencies in two processes at once (PARALLEL_MIN_ROWS): the files
+    and the manifest are those of one process."""
+    monkeypatch.setattr(demo, "PARALLEL_MIN_ROWS", 0)
+    manifest = demo.generate(tmp_path, rows=ROWS)
+    assert _tree(tmp_path) == _tree(generated[0])
+    assert manifest == generated[1]
+
+
 def test_other_seed_gives_other_data(tmp_path):
     a = demo.generate(tmp_path / "a", rows=3_000, seed=1)
     b = demo.generate(tmp_path / "b", rows=3_000, seed=2)
