@@ -787,6 +787,7 @@ def _datapackage(
             else [p.stem for p in table_files(root, table.name, "csv")]
         )
     ]
+    prefetch_sha256(root / DATA_DIR)
     for table, part in described:
         fields = schemas[table.name]
         for suffix, fmt, mediatype, profile in (
@@ -1078,6 +1079,20 @@ def file_sha256(path: Path, trust_known: bool = True) -> str:
     if trust_known:
         _KNOWN_HASHES[identity] = digest.hexdigest()
     return digest.hexdigest()
+
+
+def prefetch_sha256(folder: Path, threads: int = 2) -> None:
+    """The SHA-256 of every file under `folder`, computed in `threads` threads and kept as
+    known hashes (file_sha256): hashlib and reading release the GIL, so a release's gigabytes
+    are hashed on both cores (10 million stops: 7.5 s in one thread)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = sorted(
+        (path for path in Path(folder).rglob("*") if path.is_file()),
+        key=lambda path: -path.stat().st_size,  # the largest first: the threads end together
+    )
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        list(pool.map(file_sha256, files))
 
 
 def _write_json(path: Path, payload: Any) -> None:
