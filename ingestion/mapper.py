@@ -15,7 +15,7 @@ from datetime import datetime
 import pyarrow as pa
 
 from ingestion.config import BOOLEAN_SPELLINGS, LIST_SEPARATOR, DatasetSpec, Mapping
-from ingestion.readers import ParsedFile, Reject
+from ingestion.readers import ParsedFile, Reject, quote_ident
 
 BATCH_ROWS = 250_000
 INTEGER_PATTERN = r"^[+-]?[0-9]+(\.0*)?$"
@@ -49,10 +49,6 @@ class MappedFile:
             "select * exclude (_reject_reason) from mapped where _reject_reason is null order by _source_row"
         ).fetch_record_batch(BATCH_ROWS)
         yield from reader
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def snake(name: str) -> str:

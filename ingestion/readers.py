@@ -54,6 +54,10 @@ class ParsedFile:
         return self.con.execute("select count(*) from src").fetchone()[0]
 
 
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 class UnreadableFile(Exception):
     """The whole file cannot be read (empty, no header, not the declared format)."""
 
@@ -508,34 +512,37 @@ def find_header_row(path: Path, sheet: str | int | None, wanted: set[str]) -> in
 
 
 def read_jsonl(path: Path, *, encoding: str = "utf-8") -> ParsedFile:
+    """One JSON object a line, each value as text as `_cell_text` writes it (numbers as typed,
+    true/false, nested values as sorted JSON), columns in the order their keys first appear;
+    a line that is not one JSON object is rejected with its number and the parser's reason.
+
+    UTF-8 files are parsed by DuckDB's JSON functions (`_jsonl_in_duckdb`, on every core, the
+    file held as Arrow text rather than a Python object per value); a file with anything they
+    read otherwise than Python's json module (a nested value, a key twice in one object, NaN,
+    an integer beyond 2**53, undecodable bytes, ...) is read line by line in Python instead,
+    so both give the same table (tests/ingestion/test_jsonl_reader.py)."""
     data = read_bytes(path)
     check_encoding(data, encoding)
     if data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM) :]
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+        parsed = _jsonl_in_duckdb(data)
+        if parsed is not None:
+            return parsed
+    return _jsonl_in_python(data, encoding)
+
+
+def _jsonl_in_python(data: bytes, encoding: str) -> ParsedFile:
     records, numbers, rejects, columns, raw = [], [], [], {}, 0
     for number, line in enumerate(data.split(b"\n"), start=1):
         if not line.strip():
             continue
         raw += 1
-        try:
-            text = line.decode(encoding)
-        except UnicodeDecodeError as exc:
-            rejects.append(
-                Reject(
-                    number,
-                    f"undecodable bytes for encoding {encoding}: {exc.reason}",
-                    line.decode(encoding, errors="replace"),
-                )
-            )
+        reject = _jsonl_reject(number, line, encoding)
+        if reject is not None:
+            rejects.append(reject)
             continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as exc:
-            rejects.append(Reject(number, f"invalid JSON: {exc.msg} at character {exc.pos}", text))
-            continue
-        if not isinstance(record, dict):
-            rejects.append(Reject(number, "a JSON line must hold one object", text))
-            continue
+        record = json.loads(line.decode(encoding))
         for key in record:
             columns.setdefault(key, None)
         records.append(record)
@@ -545,6 +552,161 @@ def read_jsonl(path: Path, *, encoding: str = "utf-8") -> ParsedFile:
     names = list(columns)
     arrays = [_text_column([r.get(k) for r in records], empty_is_null=False) for k in names]
     return ParsedFile(_from_columns(names, arrays, np.array(numbers)), names, raw, rejects)
+
+
+def _jsonl_reject(number: int, line: bytes, encoding: str) -> Reject | None:
+    """Why a JSON line is rejected (Python's json module decides), or None for an object."""
+    try:
+        text = line.decode(encoding)
+    except UnicodeDecodeError as exc:
+        return Reject(
+            number,
+            f"undecodable bytes for encoding {encoding}: {exc.reason}",
+            line.decode(encoding, errors="replace"),
+        )
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return Reject(number, f"invalid JSON: {exc.msg} at character {exc.pos}", text)
+    if not isinstance(record, dict):
+        return Reject(number, "a JSON line must hold one object", text)
+    return None
+
+
+# JSON value types DuckDB's text of which is the text Python's json module gives for the value
+_JSON_AS_TEXT = {"VARCHAR", "NULL", "BOOLEAN", "BIGINT", "UBIGINT"}
+
+
+def _jsonl_in_duckdb(data: bytes) -> ParsedFile | None:
+    """A UTF-8 JSON-lines file parsed by DuckDB's JSON functions, or None when Python's reader
+    must decide it (see read_jsonl). The lines go to DuckDB as one Arrow text array over the
+    file's own bytes; the lines DuckDB does not take for an object (or takes with a trailing
+    comma, which Python refuses) are judged by Python's json module, one by one."""
+    if b"\\u0000" in data:  # a NUL in a text value: Python keeps it, DuckDB's text cannot
+        return None
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buffer == 10) + 1
+    if not len(ends) or ends[-1] != len(data):
+        ends = np.append(ends, len(data))
+    offsets = np.concatenate(([0], ends)).astype(np.int64)
+    lines = pa.Array.from_buffers(
+        pa.large_string(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    try:
+        lines.validate(full=True)  # UTF-8: undecodable bytes are rejected line by line
+    except pa.ArrowInvalid:
+        return None
+    con = _connect()
+    try:
+        parsed = _parse_jsonl(con, lines, data, offsets)
+    except Exception:
+        con.close()
+        raise
+    if parsed is None:
+        con.close()
+    return parsed
+
+
+def _parse_jsonl(con, lines: pa.Array, data: bytes, offsets: np.ndarray) -> ParsedFile | None:
+    table = pa.table({"line": lines, "_source_row": pa.array(np.arange(1, len(lines) + 1))})
+    con.register("_arrow", table)
+    # blank: Python's bytes.strip() whitespace only (the newline is part of each line here)
+    blank = r"regexp_full_match(line, '[ \t\n\r\x0b\x0c]*')"
+    con.execute(
+        f"create temp table _lines as select _source_row, {blank} as _blank,"
+        " case when json_valid(line) then json_type(line) = 'OBJECT'"
+        r" and not regexp_matches(line, ',\s*[\]}]') else false end as _object"
+        " from _arrow"
+    )
+    raw = con.execute("select count(*) from _lines where not _blank").fetchone()[0]
+    if raw == 0:
+        return None
+    rejects = []
+    judged = con.execute(
+        "select _source_row from _lines where not _blank and not _object order by _source_row"
+    ).fetchall()
+    for (number,) in judged:
+        line = data[offsets[number - 1] : offsets[number]].removesuffix(b"\n")
+        reject = _jsonl_reject(number, line, "utf-8")
+        if reject is None:  # an object DuckDB does not read as Python does (NaN, ...)
+            return None
+        rejects.append(reject)
+    con.execute(
+        "create temp table _objects as select _arrow.line, _arrow._source_row from _arrow"
+        " join _lines using (_source_row) where _lines._object order by _source_row"
+    )
+    con.unregister("_arrow")
+    keys = con.execute(
+        """
+        with k as (
+            select _source_row, unnest(json_keys(line)) as key,
+                unnest(range(len(json_keys(line)))) as position
+            from _objects
+        )
+        select key, count(*) = count(distinct _source_row) as once
+        from k group by key order by min(_source_row), arg_min(position, _source_row)
+        """
+    ).fetchall()
+    names = [key for key, _ in keys]
+    if not all(once for _, once in keys) or "" in names:
+        return None  # a key twice in one object (Python keeps its last value), or an empty one
+    pointers = ["/" + key.replace("~", "~0").replace("/", "~1") for key in names]
+    kinds: list[set] = [set() for _ in names]
+    if names:
+        for index, kind in con.execute(
+            "select distinct unnest(range(len($p))) as i, unnest(json_type(line, $p)) as t"
+            " from _objects",
+            {"p": pointers},
+        ).fetchall():
+            kinds[index].add(kind)
+    columns, parameters = [], {"p": pointers}
+    for index, (name, found) in enumerate(zip(names, kinds, strict=True), start=1):
+        found.discard(None)  # the key missing from a line
+        value = f"_values[{index}]"
+        if found <= _JSON_AS_TEXT:
+            columns.append(f"{value} as {quote_ident(name)}")
+            continue
+        if not found <= _JSON_AS_TEXT | {"DOUBLE"}:
+            return None  # nested values: Python writes them as sorted JSON
+        doubles = [
+            row[0]
+            for row in con.execute(
+                "select distinct json_extract(line, $p)::double from _objects"
+                " where json_type(line, $p) = 'DOUBLE'",
+                {"p": pointers[index - 1]},
+            ).fetchall()
+        ]
+        if not all(abs(x) < 2**53 for x in doubles):  # NaN, infinities, integers rounded
+            return None
+        texts = {x: _cell_text(x) for x in doubles}  # one row a number (0.0 and -0.0 alike)
+        con.register(
+            "_texts",
+            pa.table(
+                {
+                    "number": pa.array(list(texts), pa.float64()),
+                    "text": pa.array(list(texts.values()), pa.string()),
+                }
+            ),
+        )
+        con.execute(f"create temp table _doubles_{index} as select * from _texts")
+        con.unregister("_texts")
+        columns.append(
+            f"case when json_type(line, $p{index}) = 'DOUBLE' then"
+            f" (select text from _doubles_{index}"
+            f" where number = json_extract(line, $p{index})::double)"
+            f" else {value} end as {quote_ident(name)}"
+        )
+        parameters[f"p{index}"] = pointers[index - 1]
+    values = "json_extract_string(line, $p) as _values, " if names else ""
+    con.execute(
+        f"create table src as select {''.join(c + ', ' for c in columns)}_source_row"
+        f" from (select {values}line, _source_row from _objects) order by _source_row",
+        parameters if names else None,
+    )
+    for index in range(1, len(names) + 1):
+        con.execute(f"drop table if exists _doubles_{index}")
+    con.execute("drop table _objects; drop table _lines")
+    return ParsedFile(con, names, raw, rejects)
 
 
 def read_parquet(path: Path) -> ParsedFile:
