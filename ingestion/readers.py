@@ -538,11 +538,10 @@ def _jsonl_in_python(data: bytes, encoding: str) -> ParsedFile:
         if not line.strip():
             continue
         raw += 1
-        reject = _jsonl_reject(number, line, encoding)
+        record, reject = _jsonl_record(number, line, encoding)
         if reject is not None:
             rejects.append(reject)
             continue
-        record = json.loads(line.decode(encoding))
         for key in record:
             columns.setdefault(key, None)
         records.append(record)
@@ -554,12 +553,14 @@ def _jsonl_in_python(data: bytes, encoding: str) -> ParsedFile:
     return ParsedFile(_from_columns(names, arrays, np.array(numbers)), names, raw, rejects)
 
 
-def _jsonl_reject(number: int, line: bytes, encoding: str) -> Reject | None:
-    """Why a JSON line is rejected (Python's json module decides), or None for an object."""
+def _jsonl_record(
+    number: int, line: bytes, encoding: str
+) -> tuple[dict, None] | tuple[None, Reject]:
+    """A JSON line's object, or why it is rejected (Python's json module decides)."""
     try:
         text = line.decode(encoding)
     except UnicodeDecodeError as exc:
-        return Reject(
+        return None, Reject(
             number,
             f"undecodable bytes for encoding {encoding}: {exc.reason}",
             line.decode(encoding, errors="replace"),
@@ -567,10 +568,20 @@ def _jsonl_reject(number: int, line: bytes, encoding: str) -> Reject | None:
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
-        return Reject(number, f"invalid JSON: {exc.msg} at character {exc.pos}", text)
+        return None, Reject(number, f"invalid JSON: {exc.msg} at character {exc.pos}", text)
     if not isinstance(record, dict):
-        return Reject(number, "a JSON line must hold one object", text)
-    return None
+        return None, Reject(number, "a JSON line must hold one object", text)
+    if "\\u" in text:  # an escape may stand for half a character, which no text can store
+        try:
+            json.dumps(record, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return None, Reject(
+                number,
+                f"a value holds {exc.object[exc.start : exc.end].encode('unicode_escape').decode()},"
+                " half of a UTF-16 surrogate pair: not a character",
+                text,
+            )
+    return record, None
 
 
 # JSON value types DuckDB's text of which is the text Python's json module gives for the value
@@ -627,7 +638,7 @@ def _parse_jsonl(con, lines: pa.Array, data: bytes, offsets: np.ndarray) -> Pars
     ).fetchall()
     for (number,) in judged:
         line = data[offsets[number - 1] : offsets[number]].removesuffix(b"\n")
-        reject = _jsonl_reject(number, line, "utf-8")
+        _, reject = _jsonl_record(number, line, "utf-8")
         if reject is None:  # an object DuckDB does not read as Python does (NaN, ...)
             return None
         rejects.append(reject)

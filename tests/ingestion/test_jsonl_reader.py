@@ -95,6 +95,17 @@ def test_undecodable_bytes_are_rejected_by_line(tmp_path):
     assert [r.source_row for r in got.rejects] == [2] and "undecodable" in got.rejects[0].reason
 
 
+def test_half_a_surrogate_pair_rejects_its_line_not_the_file(tmp_path):
+    text = b'{"id": "A", "x": "\\ud83d\\ude00"}\n{"id": "B", "x": "\\ud800 alone"}\n{"id": "C"}\n'
+    got, fast, python = _both(tmp_path / "s.jsonl", text)
+    assert fast is not None  # DuckDB refuses the line; Python's json judges it, as it would
+    _same(fast, python)
+    _same(got, python)
+    assert [r.source_row for r in got.rejects] == [2]
+    assert "\\ud800" in got.rejects[0].reason and "surrogate" in got.rejects[0].reason
+    assert [row[:2] for row in _table(got)] == [("A", "\U0001f600"), ("C", None)]
+
+
 def test_only_rejected_lines_and_empty_files(tmp_path):
     got, fast, python = _both(tmp_path / "d.jsonl", b'{"id": \n[1]\n')
     assert fast is not None
