@@ -148,6 +148,30 @@ def frame(con, sql: str, params: Sequence | None = None):
     return pd.DataFrame({name: parts[name] for name in table.column_names})
 
 
+# Rows per INSERT of `insert_rows`: 500 rows of a dozen columns stay far below PostgreSQL's
+# 65,535 parameters of a statement.
+INSERT_CHUNK_ROWS = 500
+
+
+def insert_rows(con, into: str, rows: Sequence[Sequence]) -> None:
+    """Insert `rows` with a few multi-row `insert into <into> values (...), (...)` statements.
+
+    `executemany` runs one statement per row on both engines: 0.9 s for the 400 dbt test results
+    of a night on DuckDB, against 0.02 s as one statement. `into`: the table, with its column
+    list where the rows do not give every column in order."""
+    rows = list(rows)
+    for start in range(0, len(rows), INSERT_CHUNK_ROWS):
+        chunk = rows[start : start + INSERT_CHUNK_ROWS]
+        width = len(chunk[0])
+        if any(len(row) != width for row in chunk):
+            raise ValueError(f"insert into {into}: rows of different lengths")
+        marks = "(" + ", ".join("?" * width) + ")"
+        con.execute(
+            f"insert into {into} values " + ", ".join([marks] * len(chunk)),
+            [value for row in chunk for value in row],
+        )
+
+
 def exists() -> bool:
     """Whether there is a warehouse to read (PostgreSQL: whether the server answers)."""
     if settings.is_postgres():
@@ -316,8 +340,7 @@ def copy_into_postgres(
     spec = ", ".join(f'"{c}" {t}' for c, t in columns)
     target.execute(f'create table "{schema}"."{table}" ({spec})')
     if rows:
-        marks = ", ".join("?" for _ in columns)
-        target.executemany(f'insert into "{schema}"."{table}" ({names}) values ({marks})', rows)
+        insert_rows(target, f'"{schema}"."{table}" ({names})', rows)
     return len(rows)
 
 
@@ -340,7 +363,7 @@ def record_checks(run_id: str, results: Iterable[dict]) -> None:
         return
     with connect() as con:
         con.execute(CHECK_RESULTS_DDL.format(json="jsonb" if settings.is_postgres() else "json"))
-        con.executemany("insert into quality.check_results values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        insert_rows(con, "quality.check_results", rows)
 
 
 def check_results(run_id: str | None = None) -> list[dict]:

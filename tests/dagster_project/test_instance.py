@@ -83,3 +83,26 @@ def test_connections_are_bounded_and_every_run_stays_whole(home):
         finally:
             con.close()
         assert "PIPELINE_SUCCESS" in types
+
+
+def test_a_table_found_is_asked_of_sqlite_once_and_a_missing_one_every_time(home, monkeypatch):
+    asked = []
+    stock_has_table = SqliteEventLogStorage.has_table
+
+    def counting(self, table_name):
+        asked.append(table_name)
+        return stock_has_table(self, table_name)
+
+    monkeypatch.setattr(SqliteEventLogStorage, "has_table", counting)
+    with dg.DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        run_once(instance)
+        run_once(instance)  # a check evaluation stored in each run asks for its table
+        assert storage.supports_asset_checks
+        assert asked.count("asset_check_executions") == 1
+        assert not storage.has_table("no_such_table")
+        assert not storage.has_table("no_such_table")
+        assert asked.count("no_such_table") == 2
+        storage.wipe()  # forgets what it found: a wiped index is asked again
+        assert storage.has_table("asset_check_executions")
+        assert asked.count("asset_check_executions") == 2
