@@ -30,9 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 FLOOR = r"""
-import glob, json, sys, tempfile, time, duckdb, pyarrow as pa
+import atexit, glob, json, shutil, sys, tempfile, time, duckdb, pyarrow as pa
 from python_calamine import CalamineWorkbook
 landing = sys.argv[1]
+# the transcoded CSVs (as large as the exports) go with the process
+scratch = tempfile.mkdtemp(prefix="lantern-floor-")
+atexit.register(shutil.rmtree, scratch, True)
 start = time.perf_counter()
 con = duckdb.connect()
 con.execute("set enable_progress_bar = false")
@@ -46,7 +49,7 @@ def relation(path):
     if path.endswith(".csv"):
         # the demo CSVs are cp1252 behind a UTF-8 BOM: transcode, as any reader of them must
         raw = open(path, "rb").read().removeprefix(b"\xef\xbb\xbf")
-        tmp = tempfile.NamedTemporaryFile(suffix=".csv", delete=False)
+        tmp = tempfile.NamedTemporaryFile(suffix=".csv", delete=False, dir=scratch)
         tmp.write(raw.decode("cp1252").encode("utf-8"))
         tmp.close()
         return f"read_csv('{tmp.name}', all_varchar=true, header=true, ignore_errors=true)"
