@@ -244,24 +244,52 @@ def _write_accepted(mapped: MappedFile, task: FileTask) -> tuple[Path | None, pa
     return task.parquet, schema
 
 
-# A file's reading and mapping holds at most about this many times its size in memory (measured
-# at 10 million stops: 270 MB of CSV 2.2 GB; 377 MB of JSON lines 3.0 GB when Python parsed them,
-# 1.73 GB since DuckDB does, readers._jsonl_in_duckdb).
-MEMORY_PER_BYTE = 8
+# What reading and mapping a file holds in memory per byte of the file, by its mapping's format,
+# beyond the worker's own ~0.25 GB (peak resident memory of one file read in a fresh process, at
+# 10 million stops): CSV 9 (a wide 274 MB stops file, 2.5 GB) to 20 (a narrow 10 MB one; DuckDB
+# keeps every value as its own string, so narrow rows cost more per byte); JSON lines 4.7 (377 MB)
+# to 5.6 (225 MB), since DuckDB parses them; an Excel workbook 37 to 39 (its XML is compressed,
+# and every cell becomes a Python object: 60 MB, 2.3 GB). Parquet: not measured, as a wide CSV.
+MEMORY_PER_BYTE = {"csv": 20, "jsonl": 6, "excel": 40, "parquet": 10}
+
+
+def expected_memory(task: FileTask) -> int:
+    """Bytes that reading and mapping the task's file is expected to hold at most."""
+    try:
+        fmt = config.load_mapping(task.outcome.agency_id, task.outcome.dataset).format
+    except Exception:  # the read reports a broken mapping; here, assume the costliest format
+        fmt = "excel"
+    return file_size(task.path) * MEMORY_PER_BYTE.get(fmt, MEMORY_PER_BYTE["excel"])
+
+
+def next_to_start(
+    pending: Sequence[int], needs: dict[int, int], running: int, budget: int
+) -> int | None:
+    """Which of the `pending` files (largest expected memory first) starts now that a worker is
+    free, with `running` bytes expected of the files being read: the largest that fits the
+    budget beside them, or with nothing running the largest, alone if it must be; None: wait for
+    a file to finish."""
+    if not pending:
+        return None
+    if not running:
+        return pending[0]
+    return next((i for i in pending if running + needs[i] <= budget), None)
 
 
 def process_files(tasks: Sequence[FileTask], workers: int) -> Iterator[FileResult]:
     """Every task's result, in task order: in this process (`workers` 0), or in that many
-    spawned worker processes, each file in one of them. Files start largest first, and only
-    while the files being read are expected to hold (MEMORY_PER_BYTE) at most one and a half
-    times the memory limit together (settings.duckdb_memory_bytes): a file too large to share
-    it is read alone, the small ones beside each other. A worker's DuckDB gets its share of the
-    limit."""
+    spawned worker processes, each file in one of them. A free worker starts the file with the
+    largest expected memory (`expected_memory`) that fits, together with the files being read,
+    one and a half times the memory limit (settings.duckdb_memory_bytes); a file too large to
+    share it is read alone. A worker's DuckDB gets its share of the limit."""
     if workers < 1 or len(tasks) < 2:
         yield from map(process_file, tasks)
         return
     budget = settings.duckdb_memory_bytes() * 3 // 2
     share = f"{max(settings.duckdb_memory_bytes() // workers, 256 * 2**20) // 2**20}MB"
+    needs = {task.index: expected_memory(task) for task in tasks}
+    by_index = {task.index: task for task in tasks}
+    pending = sorted(by_index, key=lambda i: (-needs[i], i))
     with ProcessPoolExecutor(
         max_workers=workers,
         mp_context=get_context("spawn"),
@@ -269,15 +297,21 @@ def process_files(tasks: Sequence[FileTask], workers: int) -> Iterator[FileResul
         initargs=(share,),
     ) as pool:
         futures, running = {}, {}
-        for task in sorted(tasks, key=lambda t: -file_size(t.path)):
-            need = file_size(task.path) * MEMORY_PER_BYTE
-            while running and sum(running.values()) + need > budget:
+        while pending:
+            start = (
+                next_to_start(pending, needs, sum(running.values()), budget)
+                if len(running) < workers
+                else None
+            )
+            if start is None:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     del running[future]
-            future = pool.submit(process_file, task)
-            futures[task.index] = future
-            running[future] = need
+                continue
+            pending.remove(start)
+            future = pool.submit(process_file, by_index[start])
+            futures[start] = future
+            running[future] = needs[start]
         for task in tasks:
             yield futures[task.index].result()
 

@@ -108,3 +108,50 @@ def test_landed_files_are_hashed_once_until_they_change(tmp_path, monkeypatch):
     landed.write_text("x\n2\n")  # same size, new content
     os.utime(landed, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     assert again.sha256(landed) == real(landed) != digest and len(calls) == 2
+
+
+def test_a_free_worker_starts_the_largest_file_that_fits_beside_the_others():
+    from ingestion.delivery import next_to_start
+
+    gb = 10**9
+    needs = {1: 5 * gb, 2: 2 * gb, 3: int(1.2 * gb), 4: int(0.5 * gb)}
+    pending = [1, 2, 3, 4]  # largest expected memory first
+    # nothing running: the largest starts, alone since it needs more than the budget
+    assert next_to_start(pending, needs, 0, 3 * gb) == 1
+    # beside 2 GB the largest that fits within 3 GB is the 0.5 GB file, not the 1.2 GB one
+    assert next_to_start(pending, needs, 2 * gb, 3 * gb) == 4
+    assert next_to_start(pending, needs, int(1.5 * gb), 3 * gb) == 3
+    # nothing fits beside 2.8 GB: wait for a file to finish
+    assert next_to_start(pending, needs, int(2.8 * gb), 3 * gb) is None
+    assert next_to_start([], needs, 0, 3 * gb) is None
+
+
+def test_expected_memory_follows_the_mapping_format(landing):
+    from datetime import UTC, datetime
+
+    from ingestion.delivery import MEMORY_PER_BYTE, FileOutcome, FileTask, Previous, expected_memory
+
+    def task(agency: str, dataset: str, relative: str) -> FileTask:
+        path = landing / "landing" / relative
+        outcome = FileOutcome(agency, dataset, relative, "0" * 64, "loaded")
+        now = datetime.now(UTC)
+        return FileTask(1, path, outcome, now, "1", "salt", Previous(), path.with_suffix(".pq"))
+
+    files = {
+        "csv": ("alder_pd", "stops", "alder_pd/stops/alder_stops_2023H2.csv"),
+        "excel": ("birch_so", "stops", next(
+            str(p.relative_to(landing / "landing"))
+            for p in (landing / "landing" / "birch_so" / "stops").glob("*.xlsx")
+        )),
+        "jsonl": ("cedar_pd", "stops", next(
+            str(p.relative_to(landing / "landing"))
+            for p in (landing / "landing" / "cedar_pd" / "stops").glob("*.jsonl")
+        )),
+    }  # fmt: skip
+    for fmt, (agency, dataset, relative) in files.items():
+        size = (landing / "landing" / relative).stat().st_size
+        assert expected_memory(task(agency, dataset, relative)) == size * MEMORY_PER_BYTE[fmt]
+    # an agency without a mapping: the costliest format is assumed
+    unknown = task("no_such_agency", "stops", "alder_pd/stops/alder_stops_2023H2.csv")
+    size = unknown.path.stat().st_size
+    assert expected_memory(unknown) == size * MEMORY_PER_BYTE["excel"]
