@@ -36,6 +36,7 @@ import duckdb
 import pytest
 
 from dagster_project import cli, reports
+from dagster_project.defs import transform
 from dagster_project.publication import current_release, published_tables, table_files
 from ingestion import demo, pipeline, settings
 
@@ -395,6 +396,7 @@ def test_a_night_touches_only_the_rows_of_its_load(history, tmp_path):
         result = pipeline.ingest(("stops", "arrests"))
     finally:
         mp.undo()
+    transform.seed_parse_state(tmp_path / "target")
     completed = subprocess.run(
         [
             sys.executable, "-c", "import sys; from dbt.cli.main import cli; sys.exit(cli())",
@@ -404,7 +406,7 @@ def test_a_night_touches_only_the_rows_of_its_load(history, tmp_path):
             "--target-path", str(tmp_path / "target"),
             "--log-path", str(tmp_path / "logs"),
         ],
-        env={**os.environ, **env},
+        env={**os.environ, **env, **transform.dbt_child_environment(warehouse)},
         capture_output=True,
         text=True,
         timeout=300,

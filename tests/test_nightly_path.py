@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from dagster_project import cli
+from dagster_project.defs import transform
 from dagster_project.publication import current_release, table_files, verify_release
 from ingestion import demo, settings
 
@@ -222,6 +223,7 @@ def test_dbt_unit_tests_pass_on_the_built_warehouse(scenario, tmp_path):
     manifest = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
     unit_tests = {key.rsplit(".", 1)[-1] for key in manifest["unit_tests"]}
     assert len(unit_tests) >= 10
+    transform.seed_parse_state(tmp_path / "target")
     done = subprocess.run(
         [
             sys.executable, "-c", "import sys; from dbt.cli.main import cli; sys.exit(cli())",
@@ -230,7 +232,7 @@ def test_dbt_unit_tests_pass_on_the_built_warehouse(scenario, tmp_path):
             "--profiles-dir", str(settings.DBT_PROJECT_DIR),
             "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
         ],
-        env={**os.environ, "LANTERN_WAREHOUSE": str(scenario["warehouse"])},
+        env={**os.environ, **transform.dbt_child_environment(scenario["warehouse"])},
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -1080,6 +1082,7 @@ def test_a_broken_link_fails_its_relationships_test(scenario, tmp_path):
     finally:
         con.close()
     project = Path(__file__).resolve().parents[1] / "dbt"
+    transform.seed_parse_state(tmp_path / "target")
     completed = subprocess.run(
         [
             sys.executable, "-c", "import sys; from dbt.cli.main import cli; sys.exit(cli())",
@@ -1088,7 +1091,7 @@ def test_a_broken_link_fails_its_relationships_test(scenario, tmp_path):
             "--project-dir", str(project), "--profiles-dir", str(project),
             "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
         ],
-        env={**os.environ, "LANTERN_WAREHOUSE": str(copy), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"},
+        env={**os.environ, **transform.dbt_child_environment(copy), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"},
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]

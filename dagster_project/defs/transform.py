@@ -178,6 +178,16 @@ def partial_parse_cache() -> Path:
     return settings.data_dir() / "dbt" / f"{settings.target()}-{PARTIAL_PARSE}"
 
 
+def seed_parse_state(target: Path) -> None:
+    """Give a dbt target folder without a parse state the one `lantern prepare` left, as the
+    nightly asset's invocations start from it when their data folder has none of its own (for
+    dbt started by hand or by a test, with `dbt_child_environment`)."""
+    prepared = TARGET_DIR / PARTIAL_PARSE
+    if not (target / PARTIAL_PARSE).is_file() and prepared.is_file():
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(prepared, target / PARTIAL_PARSE)
+
+
 def _invocation_target(run_id: str) -> Path:
     """A new target folder for one dbt invocation, seeded with this data folder's parse state."""
     path = TARGET_DIR / f"lantern_dbt-{run_id[:8]}-{uuid.uuid4().hex[:7]}"

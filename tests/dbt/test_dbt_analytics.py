@@ -33,6 +33,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from dagster_project.defs import transform
 from ingestion import settings
 from ingestion.pipeline import FILES_SCHEMA
 
@@ -375,7 +376,8 @@ class Warehouse:
         self.logs = root / "logs"
 
     def dbt(self, *args: str) -> tuple[int, str, dict[str, str]]:
-        env = {**os.environ, "LANTERN_WAREHOUSE": str(self.path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}  # fmt: skip
+        env = {**os.environ, **transform.dbt_child_environment(self.path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}  # fmt: skip
+        transform.seed_parse_state(self.target)
         completed = subprocess.run(
             [
                 sys.executable, "-c", "import sys; from dbt.cli.main import cli; sys.exit(cli())", *args,

@@ -19,6 +19,8 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import duckdb
+
+from dagster_project.defs import transform
 import pytest
 import yaml
 
@@ -140,10 +142,11 @@ SECOND_FILE = [
 def dbt(root: Path, *args: str) -> dict[str, str]:
     env = {
         **os.environ,
-        "LANTERN_WAREHOUSE": str(root / "warehouse.duckdb"),
+        **transform.dbt_child_environment(root / "warehouse.duckdb"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "DO_NOT_TRACK": "1",
     }
+    transform.seed_parse_state(root / "target")
     completed = subprocess.run(
         [
             sys.executable, "-c", "import sys; from dbt.cli.main import cli; sys.exit(cli())", *args,

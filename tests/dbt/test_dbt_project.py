@@ -22,6 +22,7 @@ import duckdb
 import pytest
 import yaml
 
+from dagster_project.defs import transform
 from ingestion.pipeline import FILES_SCHEMA
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -294,10 +295,11 @@ class Warehouse:
         test could not read the file afterwards.)"""
         env = {
             **os.environ,
-            "LANTERN_WAREHOUSE": str(self.path),
+            **transform.dbt_child_environment(self.path),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
             "DO_NOT_TRACK": "1",
         }
+        transform.seed_parse_state(self.target_path)
         completed = subprocess.run(
             [
                 sys.executable, "-c", "import sys; from dbt.cli.main import cli; sys.exit(cli())", *args,
