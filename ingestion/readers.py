@@ -16,7 +16,6 @@ import io
 import json
 import logging
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -439,24 +438,28 @@ def _excel_sheet(path: Path, sheet: str | int | None):
         raise UnreadableFile(f"sheet {name!r} cannot be read: {exc}") from exc
 
 
-def _sheet_rows(ws) -> Iterator[tuple[int, list]]:
-    """(spreadsheet row number, cell values from column A): calamine's range starts at the first
-    used cell, so its offset is put back; an empty cell is None, as openpyxl gives it."""
-    first_row, first_col = ws.start if ws.start is not None else (0, 0)
-    pad = [None] * first_col
-    for offset, values in enumerate(ws.iter_rows()):
-        yield first_row + offset + 1, pad + [None if v == "" else v for v in values]
+def _sheet_rows(ws) -> tuple[int, list[list]]:
+    """(spreadsheet row number of the first row, every row as cell values from column A).
+
+    calamine's rows run from the sheet's first row or from its first used row, depending on the
+    version and on the sheet, and its cells from the first used column: both are put back from
+    the range's last cell (`end`), so row numbers are the spreadsheet's whatever leads the
+    sheet (blank rows, a title, an empty column A)."""
+    rows = list(ws.iter_rows())
+    if ws.end is None or not rows:
+        return 1, []
+    last_row, last_col = ws.end
+    pad = [None] * max(0, last_col + 1 - max(map(len, rows)))
+    return last_row + 2 - len(rows), [pad + list(values) for values in rows] if pad else rows
 
 
 def read_excel(path: Path, *, sheet: str | int | None = None, skip_rows: int = 0) -> ParsedFile:
-    ws = _excel_sheet(path, sheet)
-    first_row, first_col = ws.start if ws.start is not None else (0, 0)
-    rows = ws.iter_rows()
-    header, offset = None, -1
-    for offset, values in enumerate(rows):  # the header: the first non-empty row after skip_rows
-        if first_row + offset + 1 <= skip_rows:
+    first_number, rows = _sheet_rows(_excel_sheet(path, sheet))
+    header, index = None, -1
+    for index, values in enumerate(rows):  # the header: the first non-empty row after skip_rows
+        if first_number + index <= skip_rows:
             continue
-        cells = [_cell_text(None if v == "" else v) for v in [None] * first_col + list(values)]
+        cells = [_cell_text(None if v == "" else v) for v in values]
         while cells and (cells[-1] is None or cells[-1] == ""):
             cells.pop()
         if cells:
@@ -464,14 +467,13 @@ def read_excel(path: Path, *, sheet: str | int | None = None, skip_rows: int = 0
             break
     if header is None:
         raise UnreadableFile("the sheet is empty")
-    data = list(rows)  # the records below the header, converted a column at a time
+    data = rows[index + 1 :]  # the records below the header, converted a column at a time
+    del rows
     width = max(map(len, data), default=0)
     if any(len(r) != width for r in data):
         data = [list(r) + [""] * (width - len(r)) for r in data]
-    numbers = np.arange(len(data), dtype=np.int64) + first_row + offset + 2
-    arrays = [pa.nulls(len(data), pa.string())] * first_col + [
-        _text_column(column, empty_is_null=True) for column in zip(*data, strict=True)
-    ]
+    numbers = np.arange(len(data), dtype=np.int64) + first_number + index + 1
+    arrays = [_text_column(column, empty_is_null=True) for column in zip(*data, strict=True)]
     arrays += [pa.nulls(len(data), pa.string())] * (len(header) - len(arrays))
     filled = [np.asarray(a.is_valid()) for a in arrays]
     nonempty = np.logical_or.reduce(filled) if filled else np.zeros(len(data), bool)
@@ -502,9 +504,8 @@ def find_header_row(path: Path, sheet: str | int | None, wanted: set[str]) -> in
     """The spreadsheet row (1-based) among the first 30 holding the most of `wanted` column
     names, or None: an export with title rows above its header names its own header row."""
     best, best_hits = None, 0
-    for number, values in _sheet_rows(_excel_sheet(path, sheet)):
-        if number > 30:
-            break
+    rows = _excel_sheet(path, sheet).to_python(skip_empty_area=False, nrows=30)
+    for number, values in enumerate(rows, start=1):  # from cell A1
         hits = len({str(v).strip() for v in values if v is not None} & wanted)
         if hits > best_hits:
             best, best_hits = number, hits

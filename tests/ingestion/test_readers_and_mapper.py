@@ -216,6 +216,36 @@ def test_excel_cells_as_text_with_offsets_blank_rows_and_extra_cells(tmp_path):
     ]
 
 
+def test_excel_rows_keep_their_spreadsheet_numbers_under_blank_leading_rows(tmp_path):
+    """Nothing in rows 1-3 and columns A-B: the header is found in row 4 (by name, for a
+    mapping's header detection, and as the first non-empty row), and every record and reject
+    names its own spreadsheet row."""
+    import openpyxl
+
+    from ingestion.readers import find_header_row
+
+    book = openpyxl.Workbook()
+    ws = book.active
+    for r, values in enumerate(
+        [["id", "when", "age"], [1, "2023-05-01", 41], [2, "2023-05-02", None, "spill"]],
+        start=4,
+    ):
+        for c, value in enumerate(values, start=3):
+            ws.cell(row=r, column=c, value=value)
+    ws["C9"] = 3
+    path = tmp_path / "a.xlsx"
+    book.save(path)
+    assert find_header_row(path, None, {"id", "when", "age"}) == 4
+    parsed = read_excel(path)
+    assert parsed.columns == ["column1", "column2", "id", "when", "age"]
+    assert [(r.source_row, r.reason) for r in parsed.rejects] == [
+        (6, "too many cells: expected 5, found 6")
+    ]
+    rows = parsed.con.execute("select id, _source_row from src order by _source_row").fetchall()
+    assert rows == [("1", 5), ("3", 9)]
+    assert read_excel(path, skip_rows=3).columns == parsed.columns
+
+
 def test_empty_file_is_unreadable(tmp_path):
     path = tmp_path / "a.csv"
     path.write_bytes(b"")
