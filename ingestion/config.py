@@ -20,7 +20,7 @@ import yaml
 from ingestion import settings
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-FORMATS = ("csv", "excel", "jsonl", "parquet")
+FORMATS = ("csv", "excel", "jsonl", "json", "parquet")
 FIELD_TYPES = ("string", "integer", "date", "time", "datetime", "code", "boolean", "list")
 # Elements of a `list` field in its raw column (Dallas TYPE_OF_FORCE_USED1..10 -> "a|b|c").
 LIST_SEPARATOR = "|"
@@ -38,7 +38,7 @@ BOOLEAN_SPELLINGS = {
 
 # Top-level keys of a dataset mapping (ingestion/CONTRACT.md); anything else is a typo.
 MAPPING_KEYS = (
-    "dataset", "format", "file_pattern", "encoding", "csv", "excel", "columns", "formats",
+    "dataset", "format", "file_pattern", "encoding", "csv", "excel", "json", "columns", "formats",
     "values", "personal_data", "null_values", "column_null_values", "constants", "empty_as",
     "only_when", "not_recorded", "expected_cadence", "linked_files",
 )  # fmt: skip
@@ -135,6 +135,7 @@ class Mapping:
     only_when: dict[str, str] = field(default_factory=dict)
     not_recorded: list[str] = field(default_factory=list)
     excel: dict[str, Any] = field(default_factory=dict)
+    json: dict[str, Any] = field(default_factory=dict)  # records, record_key (readers.read_json)
     one_of: dict[str, list[str]] = field(default_factory=dict)
     linked_files: dict[str, LinkedFile] = field(default_factory=dict)
     expected_cadence: str = DEFAULT_CADENCE
@@ -322,6 +323,7 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
     doc.allow_keys((), MAPPING_KEYS)
     doc.allow_keys(("csv",), ("delimiter", "quote", "escape"))
     doc.allow_keys(("excel",), ("sheet", "skip_rows"))
+    doc.allow_keys(("json",), ("records", "record_key"))
     declared = doc.get("dataset", kind=str)
     if declared is not None and declared != dataset:
         raise doc.error(("dataset",), f"is {declared!r} but the file is {dataset}.yml")
@@ -542,6 +544,7 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
         only_when=only_when,
         not_recorded=[str(n) for n in not_recorded],
         excel=doc.get("excel", kind=dict) or {},
+        json=doc.get("json", kind=dict) or {},
         one_of=one_of,
         linked_files=linked_files,
         expected_cadence=cadence,

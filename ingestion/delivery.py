@@ -138,6 +138,7 @@ def read_with(mapping: config.Mapping, path: Path) -> ParsedFile:
         encoding=mapping.encoding,
         csv_options=mapping.csv,
         excel_options=mapping.excel,
+        json_options=mapping.json,
     )
 
 
@@ -249,8 +250,10 @@ def _write_accepted(mapped: MappedFile, task: FileTask) -> tuple[Path | None, pa
 # 10 million stops): CSV 9 (a wide 274 MB stops file, 2.5 GB) to 20 (a narrow 10 MB one; DuckDB
 # keeps every value as its own string, so narrow rows cost more per byte); JSON lines 4.7 (377 MB)
 # to 5.6 (225 MB), since DuckDB parses them; an Excel workbook 37 to 39 (its XML is compressed,
-# and every cell becomes a Python object: 60 MB, 2.3 GB). Parquet: not measured, as a wide CSV.
-MEMORY_PER_BYTE = {"csv": 20, "jsonl": 6, "excel": 40, "parquet": 10}
+# and every cell becomes a Python object: 60 MB, 2.3 GB). A JSON document 8.5 (read whole by
+# Python's json module: a 35 MB array of Seattle's Terry stops, 0.29 GB), counted as 12.
+# Parquet: not measured, as a wide CSV.
+MEMORY_PER_BYTE = {"csv": 20, "jsonl": 6, "json": 12, "excel": 40, "parquet": 10}
 
 
 def expected_memory(task: FileTask) -> int:

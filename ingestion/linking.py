@@ -160,6 +160,7 @@ def _load(con, table: str, link: LinkedFile, path: Path, mapping: Mapping):
             encoding=mapping.encoding,
             csv_options=mapping.csv,
             excel_options=mapping.excel,
+            json_options=mapping.json,
         )
     except UnreadableFile as exc:
         raise ContractViolation(f"linked file {path.name} ({link.name}): {exc}") from exc

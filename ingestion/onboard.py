@@ -9,6 +9,7 @@ then checks the export against it.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,10 +163,17 @@ def draft_mapping(agency_id: str, sample: Path, dataset: str) -> str:
         ".csv": "csv",
         ".gz": "csv",
         ".xlsx": "excel",
+        ".xlsm": "excel",
+        ".xls": "excel",
+        ".ods": "excel",
         ".jsonl": "jsonl",
+        ".ndjson": "jsonl",
+        ".json": "json",
+        ".geojson": "json",
         ".parquet": "parquet",
     }.get(sample.suffix.lower(), "csv")
     encoding = "utf-8"
+    json_options = json_layout(sample) if fmt == "json" else {}
     if fmt == "csv":
         head = sample.read_bytes()[: 1 << 20]
         try:
@@ -173,7 +181,7 @@ def draft_mapping(agency_id: str, sample: Path, dataset: str) -> str:
         except UnicodeDecodeError as exc:
             if exc.start < len(head) - 4:  # not just a character cut at the sample's end
                 encoding = "cp1252"
-    parsed = read_file(sample, fmt, encoding=encoding)
+    parsed = read_file(sample, fmt, encoding=encoding, json_options=json_options)
     con = parsed.con
     try:
         columns = []
@@ -192,13 +200,42 @@ def draft_mapping(agency_id: str, sample: Path, dataset: str) -> str:
                 Column(name, values, [(v if v is not None else "", n) for v, n in distinct])
             )
         return _render(
-            agency_id, sample, dataset, spec, fmt, encoding, columns, parsed.rows_raw, con
-        )
+            agency_id, sample, dataset, spec, fmt, encoding, columns, parsed.rows_raw, con,
+            json_options,
+        )  # fmt: skip
     finally:
         con.close()
 
 
-def _render(agency_id, sample, dataset, spec, fmt, encoding, columns, rows, con) -> str:
+def json_layout(sample: Path) -> dict[str, str]:
+    """Where a JSON document's records are, for its draft mapping: `records` when the array is
+    a member of the document, `record_key` when each record sits under "attributes" (ArcGIS) or
+    "properties" (GeoJSON)."""
+    from ingestion.readers import UnreadableFile, json_record_key, json_records, read_bytes
+
+    try:
+        document = json.loads(read_bytes(sample).removeprefix(b"\xef\xbb\xbf"))
+    except ValueError:
+        return {}  # the read names the problem
+    options = {}
+    if isinstance(document, dict):
+        arrays = [
+            key
+            for key, value in document.items()
+            if isinstance(value, list) and value and all(isinstance(v, dict) for v in value[:100])
+        ]
+        if "features" in arrays or len(arrays) == 1:  # ArcGIS lists its fields beside them
+            options["records"] = "features" if "features" in arrays else arrays[0]
+    try:
+        key = json_record_key(json_records(document, options.get("records")))
+    except UnreadableFile:
+        return options
+    return options | ({"record_key": key} if key else {})
+
+
+def _render(
+    agency_id, sample, dataset, spec, fmt, encoding, columns, rows, con, json_options=None
+) -> str:
     taken: set[str] = set()
     chosen: dict[str, tuple[str, float]] = {}
     pairs = sorted(
@@ -251,6 +288,11 @@ def _render(agency_id, sample, dataset, spec, fmt, encoding, columns, rows, con)
         f"format: {fmt}",
         f'file_pattern: "{_pattern(sample.name)}"',
         f"encoding: {encoding}  # REVIEW: detected",
+    ]
+    if json_options:
+        out.append("json:  # REVIEW: where the records are, detected")
+        out += [f"  {key}: {_q(value)}" for key, value in json_options.items()]
+    out += [
         "columns:",
     ]
     for field, fspec in spec.fields.items():

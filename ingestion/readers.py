@@ -100,7 +100,13 @@ def check_encoding(data: bytes, encoding: str) -> None:
 
 
 def read_file(
-    path: Path, fmt: str, *, encoding: str = "utf-8", csv_options=None, excel_options=None
+    path: Path,
+    fmt: str,
+    *,
+    encoding: str = "utf-8",
+    csv_options=None,
+    excel_options=None,
+    json_options=None,
 ) -> ParsedFile:
     if fmt == "csv":
         return read_csv(path, encoding=encoding, **(csv_options or {}))
@@ -108,6 +114,8 @@ def read_file(
         return read_excel(path, **(excel_options or {}))
     if fmt == "jsonl":
         return read_jsonl(path, encoding=encoding)
+    if fmt == "json":
+        return read_json(path, encoding=encoding, **(json_options or {}))
     if fmt == "parquet":
         return read_parquet(path)
     raise UnreadableFile(f"unsupported format {fmt!r}")
@@ -719,6 +727,141 @@ def _parse_jsonl(con, lines: pa.Array, data: bytes, offsets: np.ndarray) -> Pars
         con.execute(f"drop table if exists _doubles_{index}")
     con.execute("drop table _objects; drop table _lines")
     return ParsedFile(con, names, raw, rejects)
+
+
+# --- JSON documents: an open-data API's answer ----------------------------------------------
+
+
+def read_json(
+    path: Path,
+    *,
+    encoding: str = "utf-8",
+    records: str | None = None,
+    record_key: str | None = None,
+) -> ParsedFile:
+    """A JSON document holding the records as an array, as agencies' open-data APIs answer:
+    the document itself (Socrata's `.json`), or the array at `records`, a dotted path of keys
+    ("data", "result.records"; by default the document's only member holding an array of
+    objects). With `record_key`, each element's object under that key is the record (ArcGIS
+    feature services: "attributes"; GeoJSON: "properties").
+
+    Values are text as in JSON lines (`_cell_text`: numbers as typed, true/false, nested values
+    as sorted JSON), columns in the order their keys first appear. A record's row number is its
+    position in the array (1-based); an element that is not an object (or holds none under
+    `record_key`) is rejected with its position and its JSON text."""
+    data = read_bytes(path)
+    check_encoding(data, encoding)
+    if data.startswith(UTF8_BOM):
+        data = data[len(UTF8_BOM) :]
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise UnreadableFile(
+            f"line {line}: undecodable bytes for encoding {encoding}: {exc.reason}"
+        ) from exc
+    if not text.strip():
+        raise UnreadableFile("the file is empty")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UnreadableFile(
+            f"line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}"
+        ) from exc
+    items = json_records(document, records)
+    if not items:
+        raise UnreadableFile("the array of records is empty")
+    kept, numbers, rejects, columns = [], [], [], {}
+    escapes = "\\u" in text  # an escape may stand for half a character, which no text can store
+    for number, item in enumerate(items, start=1):
+        record = item.get(record_key) if record_key and isinstance(item, dict) else item
+        reason = None
+        if not isinstance(record, dict):
+            reason = (
+                f"record {number} holds no object under {record_key!r}"
+                if record_key
+                else f"record {number} is not a JSON object"
+            )
+        elif escapes:
+            try:
+                json.dumps(record, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError:
+                reason = f"record {number} holds half of a UTF-16 surrogate pair: not a character"
+        if reason is not None:
+            raw = json.dumps(item, ensure_ascii=reason.endswith("character"), sort_keys=True)
+            rejects.append(Reject(number, reason, raw))
+            continue
+        for key in record:
+            columns.setdefault(key, None)
+        kept.append(record)
+        numbers.append(number)
+    names = list(columns)
+    arrays = [_text_column([r.get(k) for r in kept], empty_is_null=False) for k in names]
+    parsed = _from_columns(names, arrays, np.array(numbers, dtype=np.int64))
+    return ParsedFile(parsed, names, len(items), rejects)
+
+
+def json_records(document, records: str | None = None) -> list:
+    """The array of records in a JSON document: at the dotted path `records`, else the
+    document itself when it is an array, else its only member holding an array of objects."""
+    if records:
+        node, walked = document, []
+        for key in records.split("."):
+            if not isinstance(node, dict) or key not in node:
+                where = f"under {'.'.join(walked)!r}" if walked else "in the document"
+                found = (
+                    f"its keys: {', '.join(map(str, node)) or 'none'}"
+                    if isinstance(node, dict)
+                    else f"it is {_json_kind(node)}"
+                )
+                raise UnreadableFile(f"json records {records!r}: no key {key!r} {where} ({found})")
+            node = node[key]
+            walked.append(key)
+        if not isinstance(node, list):
+            raise UnreadableFile(f"json records {records!r} is {_json_kind(node)}, not an array")
+        return node
+    if isinstance(document, list):
+        return document
+    if isinstance(document, dict):
+        arrays = [
+            key
+            for key, value in document.items()
+            if isinstance(value, list) and value and all(isinstance(v, dict) for v in value[:100])
+        ]
+        if len(arrays) == 1:
+            return document[arrays[0]]
+        found = (
+            f"arrays of objects under: {', '.join(arrays)}"
+            if arrays
+            else f"its keys: {', '.join(map(str, document)) or 'none'}"
+        )
+        raise UnreadableFile(
+            f"the document is an object, not an array of records ({found}): set json: "
+            "{records: <key>} in the mapping"
+        )
+    raise UnreadableFile(f"the document is {_json_kind(document)}, not an array of records")
+
+
+def json_record_key(items: list) -> str | None:
+    """The key each record sits under when the array is an ArcGIS feature set ("attributes")
+    or GeoJSON features ("properties"), judged on its first 100 elements; else None."""
+    sample = items[:100]
+    for key in ("attributes", "properties"):
+        if sample and all(isinstance(v, dict) and isinstance(v.get(key), dict) for v in sample):
+            return key
+    return None
+
+
+def _json_kind(value) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a text"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "null" if value is None else "a number"
 
 
 def read_parquet(path: Path) -> ParsedFile:
