@@ -22,7 +22,14 @@ import pyarrow as pa
 from ingestion import config, settings
 from ingestion.linking import attach_linked, linked_paths
 from ingestion.mapper import ContractViolation, MappedFile, map_file, quote_ident
-from ingestion.readers import ParsedFile, Reject, UnreadableFile, find_header_row, read_file
+from ingestion.readers import (
+    ParsedFile,
+    Reject,
+    UnreadableFile,
+    csv_delimiter_hint,
+    find_header_row,
+    read_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +124,19 @@ def compare_with_previous(
         )
 
 
+def header_hint(path: Path, mapping: config.Mapping) -> str:
+    """A likely cause of a file's missing columns, as the mapping setting to change: a
+    workbook's header below title rows, or a CSV's delimiter."""
+    try:
+        if mapping.format == "excel":
+            return excel_header_hint(path, mapping)
+        if mapping.format == "csv":
+            return csv_delimiter_hint(path, mapping.csv.get("delimiter", ","), mapping.encoding)
+    except Exception:  # the hint is a courtesy; the quarantine reason stands without it
+        log.debug("%s: no header hint", path, exc_info=True)
+    return ""
+
+
 def excel_header_hint(path: Path, mapping: config.Mapping) -> str:
     """For a workbook whose header is not where the mapping says (title rows above it)."""
     wanted = set(mapping.columns.values())
@@ -178,7 +198,7 @@ def read_and_map(
         )
         compare_with_previous(outcome, parsed, spec, previous)
     except (UnreadableFile, ContractViolation) as exc:
-        hint = excel_header_hint(path, mapping) if isinstance(exc, ContractViolation) else ""
+        hint = header_hint(path, mapping) if isinstance(exc, ContractViolation) else ""
         outcome.status, outcome.reason = "quarantined", f"{where}: {exc}{hint}"
     except Exception as exc:  # never let one file crash the night: quarantine it, say why
         log.exception("%s: unexpected error", where)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ingestion import config
 from ingestion.mapper import quote_ident
-from ingestion.readers import read_file
+from ingestion.readers import DELIMITERS, read_file, read_head, sniff_delimiter
 
 SAMPLE_ROWS = 20_000
 MAX_CODES = 60
@@ -174,14 +174,20 @@ def draft_mapping(agency_id: str, sample: Path, dataset: str) -> str:
     }.get(sample.suffix.lower(), "csv")
     encoding = "utf-8"
     json_options = json_layout(sample) if fmt == "json" else {}
+    csv_options = {}
     if fmt == "csv":
-        head = sample.read_bytes()[: 1 << 20]
+        head = read_head(sample, 1 << 20)
         try:
             head.decode("utf-8")
         except UnicodeDecodeError as exc:
             if exc.start < len(head) - 4:  # not just a character cut at the sample's end
                 encoding = "cp1252"
-    parsed = read_file(sample, fmt, encoding=encoding, json_options=json_options)
+        delimiter = sniff_delimiter(head.decode(encoding, errors="replace"))
+        if delimiter not in (None, ","):
+            csv_options = {"delimiter": delimiter}
+    parsed = read_file(
+        sample, fmt, encoding=encoding, csv_options=csv_options, json_options=json_options
+    )
     con = parsed.con
     try:
         columns = []
@@ -201,7 +207,7 @@ def draft_mapping(agency_id: str, sample: Path, dataset: str) -> str:
             )
         return _render(
             agency_id, sample, dataset, spec, fmt, encoding, columns, parsed.rows_raw, con,
-            json_options,
+            json_options, csv_options,
         )  # fmt: skip
     finally:
         con.close()
@@ -234,8 +240,9 @@ def json_layout(sample: Path) -> dict[str, str]:
 
 
 def _render(
-    agency_id, sample, dataset, spec, fmt, encoding, columns, rows, con, json_options=None
-) -> str:
+    agency_id, sample, dataset, spec, fmt, encoding, columns, rows, con, json_options=None,
+    csv_options=None,
+) -> str:  # fmt: skip
     taken: set[str] = set()
     chosen: dict[str, tuple[str, float]] = {}
     pairs = sorted(
@@ -289,6 +296,9 @@ def _render(
         f'file_pattern: "{_pattern(sample.name)}"',
         f"encoding: {encoding}  # REVIEW: detected",
     ]
+    if csv_options:
+        written = DELIMITERS[csv_options["delimiter"]][1]
+        out.append(f"csv: {{delimiter: {written}}}  # REVIEW: detected")
     if json_options:
         out.append("json:  # REVIEW: where the records are, detected")
         out += [f"  {key}: {_q(value)}" for key, value in json_options.items()]

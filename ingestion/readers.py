@@ -184,6 +184,57 @@ def _line_starts(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     return numbers[nonblank], starts[nonblank]
 
 
+# Delimiters an export may use: comma, semicolon (where the comma is the decimal mark), tab
+# (RMS "text" exports) and pipe; with their names and how a mapping writes them.
+DELIMITERS = {
+    ",": ("comma", '","'),
+    ";": ("semicolon", '";"'),
+    "\t": ("tab", '"\\t"'),
+    "|": ("pipe", '"|"'),
+}
+
+
+def read_head(path: Path, size: int = 1 << 16) -> bytes:
+    """The first `size` bytes of a file, decompressed when it is gzip."""
+    with path.open("rb") as raw:
+        start = raw.read(2)
+    opener = gzip.open if start == b"\x1f\x8b" else open
+    try:
+        with opener(path, "rb") as handle:
+            return handle.read(size)
+    except (OSError, EOFError):
+        return b""
+
+
+def sniff_delimiter(head: str) -> str | None:
+    """The delimiter a CSV's first lines (up to 20) are written with: of comma, semicolon, tab
+    and pipe, the one splitting the header into two fields or more and at least nine lines in
+    ten into as many (quoting respected; the sample's last, possibly cut, line left out), the
+    most fields first; None when none does."""
+    lines = head.lstrip("\ufeff").splitlines()
+    if len(lines) > 1 and not head.endswith(("\n", "\r")):
+        lines = lines[:-1]
+    lines = [line for line in lines[:20] if line.strip()]
+    best, best_fields = None, 1
+    for delimiter in DELIMITERS:
+        counts = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        if not counts or counts[0] <= best_fields:
+            continue
+        if sum(count == counts[0] for count in counts) >= 0.9 * len(counts):
+            best, best_fields = delimiter, counts[0]
+    return best
+
+
+def csv_delimiter_hint(path: Path, delimiter: str, encoding: str) -> str:
+    """For a CSV read with the wrong delimiter (a semicolon or tab export under the comma
+    default): the delimiter its header looks written with, as a mapping sets it."""
+    found = sniff_delimiter(read_head(path).decode(encoding, errors="replace"))
+    if found is None or found == delimiter:
+        return ""
+    name, written = DELIMITERS[found]
+    return f"; the header looks {name}-separated: set csv: {{delimiter: {written}}} in the mapping"
+
+
 def read_csv(
     path: Path,
     *,

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ingestion import config
-from ingestion.delivery import excel_header_hint, read_with
+from ingestion.delivery import header_hint, read_with
 from ingestion.linking import attach_linked, linked_paths
 from ingestion.mapper import ContractViolation, map_file, quote_ident
 from ingestion.pipeline import value_map_entries
@@ -103,7 +103,7 @@ def validate_file(agency_id: str, path: Path, mapping: config.Mapping) -> FileRe
                 salt="validate",
             )
         except ContractViolation as exc:
-            hint = excel_header_hint(path, mapping) if mapping.format == "excel" else ""
+            hint = header_hint(path, mapping)
             report.loadable, report.error = False, f"{exc}{hint}"
             return report
         report.rows_accepted = mapped.rows_accepted

@@ -48,6 +48,27 @@ def test_renamed_required_column_is_named(landing, tmp_path, capsys):
     assert "required column 'Race' (subject_race) (renamed to 'Race Code'?) missing" in out
 
 
+def test_a_semicolon_export_under_a_comma_mapping_names_the_delimiter(landing, tmp_path, capsys):
+    """alder_pd's stops re-written with semicolons (its quoted names hold commas): read with
+    its mapping's comma, every column is missing; the report says which delimiter to set."""
+    import csv
+    import io
+
+    root, _ = landing
+    source = root / "alder_pd" / "stops" / "alder_stops_2023H1.csv"
+    text = source.read_bytes().decode("cp1252").removeprefix("\ufeff")
+    out = io.StringIO()
+    csv.writer(out, delimiter=";", lineterminator="\r\n").writerows(csv.reader(io.StringIO(text)))
+    changed = tmp_path / "alder_stops_2024H1.csv"
+    changed.write_bytes(out.getvalue().encode("cp1252"))
+    assert cli.main(["validate", "alder_pd", str(changed)]) == 1
+    report = capsys.readouterr().out
+    assert "NOT LOADABLE" in report
+    assert (
+        'the header looks semicolon-separated: set csv: {delimiter: ";"} in the mapping' in report
+    )
+
+
 def test_unmapped_codes_are_counted_with_rows(landing, tmp_path, capsys):
     root, _ = landing
     source = root / "cedar_pd" / "stops" / "cedar_stops_2023Q1.jsonl"

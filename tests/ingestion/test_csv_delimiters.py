@@ -1,0 +1,67 @@
+"""CSV exports written with another delimiter than the comma (semicolon where the comma is the
+decimal mark, tab from RMS "text" exports, pipe): found by `lantern onboard`, and named, with the
+mapping setting to change, when a mapping reads the file with the wrong one."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dagster_project import cli
+from ingestion.readers import sniff_delimiter
+
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
+TERRY = REAL / "seattle-terry-stops-2017snap" / "Terry_Stops.csv"
+
+
+def written(rows: list[list[str]], delimiter: str) -> str:
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter).writerows(rows)
+    return out.getvalue()
+
+
+ROWS = [["id", "when", "note", "amount"]] + [
+    [str(i), "01/02/2023", "Smith, J; 3|4" if i % 3 == 0 else "x", "1,5"] for i in range(30)
+]
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_the_delimiter_is_the_one_every_line_agrees_on(delimiter):
+    """Quoted fields holding the other delimiters, and a last line cut by the sample's end."""
+    text = written(ROWS, delimiter)
+    assert sniff_delimiter(text) == delimiter
+    assert sniff_delimiter(text[: len(text) - 7]) == delimiter
+    assert sniff_delimiter("\ufeff" + text) == delimiter
+
+
+def test_a_single_column_has_no_delimiter():
+    assert sniff_delimiter("id\n1\n2\n") is None
+    assert sniff_delimiter("") is None
+
+
+@pytest.mark.skipif(not TERRY.is_file(), reason=f"real export not found at {TERRY}")
+@pytest.mark.parametrize(("delimiter", "written_as"), [(";", '";"'), ("\t", '"\\t"')])
+def test_onboard_drafts_the_delimiter_of_a_real_export(tmp_path, delimiter, written_as):
+    """Seattle's Terry stops (the real CSV in ../shared), re-written with semicolons or tabs:
+    the draft says so and proposes the columns the comma original gets."""
+    with TERRY.open(newline="", encoding="utf-8") as handle:
+        rows = list(itertools.islice(csv.reader(handle), 501))
+    drafts = {}
+    for name, sep in (("comma", ","), ("other", delimiter)):
+        sample = tmp_path / f"{name}.csv"
+        sample.write_text(written(rows, sep), encoding="utf-8")
+        out = tmp_path / f"{name}.yml"
+        argv = ["onboard", "new_agency", str(sample), "--dataset", "stops", "--out", str(out)]
+        assert cli.main(argv) == 0
+        drafts[name] = out.read_text()
+    assert f"csv: {{delimiter: {written_as}}}  # REVIEW: detected" in drafts["other"]
+    assert "csv:" not in drafts["comma"]
+    other, comma = yaml.safe_load(drafts["other"]), yaml.safe_load(drafts["comma"])
+    assert other["csv"] == {"delimiter": delimiter}
+    assert other["columns"] == comma["columns"]
+    assert len(other["columns"]) >= 8
