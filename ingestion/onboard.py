@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ingestion import config
 from ingestion.mapper import quote_ident
-from ingestion.readers import DELIMITERS, read_file, read_head, sniff_delimiter
+from ingestion.readers import DELIMITERS, read_file, read_head, sniff_delimiter, zip_data_file
 
 SAMPLE_ROWS = 20_000
 MAX_CODES = 60
@@ -171,7 +171,7 @@ def draft_mapping(agency_id: str, sample: Path, dataset: str) -> str:
         ".json": "json",
         ".geojson": "json",
         ".parquet": "parquet",
-    }.get(sample.suffix.lower(), "csv")
+    }.get(Path(_archived(sample) or sample.name).suffix.lower(), "csv")
     encoding = "utf-8"
     json_options = json_layout(sample) if fmt == "json" else {}
     csv_options = {}
@@ -211,6 +211,11 @@ def draft_mapping(agency_id: str, sample: Path, dataset: str) -> str:
         )  # fmt: skip
     finally:
         con.close()
+
+
+def _archived(sample: Path) -> str | None:
+    """The data file's name inside a `.zip` sample, whose format the draft is for."""
+    return zip_data_file(sample) if sample.suffix.lower() == ".zip" else None
 
 
 def json_layout(sample: Path) -> dict[str, str]:

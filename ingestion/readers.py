@@ -77,14 +77,66 @@ def file_sha256(path: Path) -> str:
 
 
 def read_bytes(path: Path) -> bytes:
-    """The file's bytes, decompressed when it is gzip (agencies send `.csv.gz`)."""
+    """The file's bytes, decompressed when it is gzip (agencies send `.csv.gz`), or the one data
+    file of a ZIP archive (portals' "download as ZIP"; a workbook is read as a workbook)."""
     data = path.read_bytes()
     if data[:2] == b"\x1f\x8b":
         try:
             return gzip.decompress(data)
         except (OSError, EOFError) as exc:
             raise UnreadableFile(f"damaged gzip file: {exc}") from exc
+    if data[:4] == b"PK\x03\x04":
+        return _zip_member(data)
     return data
+
+
+def _zip_member(data: bytes) -> bytes:
+    """The bytes of a ZIP archive's only data file (folders, macOS resource forks, hidden files
+    and documentation aside); an archive of several data files names them."""
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        if "xl/workbook.xml" in archive.namelist():
+            raise UnreadableFile("this is an Excel workbook: set format: excel in the mapping")
+        data_files = [info for info in archive.infolist() if not _zip_side_file(info)]
+        if len(data_files) != 1:
+            names = ", ".join(m.filename for m in data_files) or "none"
+            raise UnreadableFile(
+                f"a ZIP archive must hold one data file, this one holds {len(data_files)}"
+                f" ({names}): send them one by one"
+            )
+        member = data_files[0]
+        out = archive.read(member)
+    except zipfile.BadZipFile as exc:
+        raise UnreadableFile(f"damaged ZIP archive: {exc}") from exc
+    except (OSError, EOFError, RuntimeError, NotImplementedError) as exc:  # encrypted, ...
+        raise UnreadableFile(f"cannot extract from the ZIP archive: {exc}") from exc
+    if out[:2] == b"\x1f\x8b" or out[:4] == b"PK\x03\x04":
+        raise UnreadableFile(f"{member.filename} in the ZIP archive is itself an archive")
+    return out
+
+
+def zip_data_file(path: Path) -> str | None:
+    """The name of a ZIP archive's data file (see read_bytes), or None."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [i.filename for i in archive.infolist() if not _zip_side_file(i)]
+    except (zipfile.BadZipFile, OSError):
+        return None
+    return names[0] if len(names) == 1 else None
+
+
+def _zip_side_file(info) -> bool:
+    name = Path(info.filename).name.lower()
+    return (
+        info.is_dir()
+        or info.filename.startswith("__MACOSX/")
+        or name.startswith((".", "readme", "license", "metadata"))
+        or Path(name).suffix in {".pdf", ".doc", ".docx", ".html", ".htm", ".xml", ".md", ".rtf"}
+    )
 
 
 def check_encoding(data: bytes, encoding: str) -> None:
@@ -197,8 +249,13 @@ DELIMITERS = {
 def read_head(path: Path, size: int = 1 << 16) -> bytes:
     """The first `size` bytes of a file, decompressed when it is gzip."""
     with path.open("rb") as raw:
-        start = raw.read(2)
-    opener = gzip.open if start == b"\x1f\x8b" else open
+        start = raw.read(4)
+    if start == b"PK\x03\x04":
+        try:
+            return read_bytes(path)[:size]
+        except UnreadableFile:
+            return b""
+    opener = gzip.open if start[:2] == b"\x1f\x8b" else open
     try:
         with opener(path, "rb") as handle:
             return handle.read(size)
@@ -328,7 +385,9 @@ def _load_csv(
 ) -> duckdb.DuckDBPyConnection:
     con = _connect()
     source = path
-    if utf8 is not data or path.suffix == ".gz":  # DuckDB reads plain UTF-8: hand it a copy
+    # DuckDB reads the file itself when it is plain UTF-8, else a copy of what was read from it
+    # (decoded, without its byte-order mark, out of gzip or a ZIP archive)
+    if utf8 is not data or path.stat().st_size != len(data):
         handle = tempfile.NamedTemporaryFile(suffix=".csv", delete=False)
         handle.write(utf8)
         handle.close()
