@@ -37,6 +37,11 @@ BOOLEAN_SPELLINGS = {
 
 
 # Top-level keys of a dataset mapping (ingestion/CONTRACT.md); anything else is a typo.
+# Date and time formats that are numbers, not strptime patterns (ingestion/mapper.py's
+# SPECIAL_FORMATS): instants counted from 1970 UTC, and Excel's serial day numbers.
+EPOCH_FORMATS = ("epoch_ms", "epoch_s")
+SPECIAL_FORMATS = (*EPOCH_FORMATS, "excel_serial")
+
 MAPPING_KEYS = (
     "dataset", "format", "file_pattern", "encoding", "csv", "excel", "json", "columns", "formats",
     "values", "personal_data", "null_values", "column_null_values", "constants", "empty_as",
@@ -135,6 +140,7 @@ class Mapping:
     only_when: dict[str, str] = field(default_factory=dict)
     not_recorded: list[str] = field(default_factory=list)
     excel: dict[str, Any] = field(default_factory=dict)
+    time_zone: str = ""  # the agency's (agency.yml beside the mapping), for epoch formats
     json: dict[str, Any] = field(default_factory=dict)  # records, record_key (readers.read_json)
     one_of: dict[str, list[str]] = field(default_factory=dict)
     linked_files: dict[str, LinkedFile] = field(default_factory=dict)
@@ -313,6 +319,17 @@ def load_agency(agency_id: str, root: Path | None = None) -> Agency:
     )
 
 
+def _agency_time_zone(path: Path) -> str:
+    """The time_zone an agency.yml declares ("" when there is none to read: load_agency is
+    what checks the file)."""
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return ""
+    zone = doc.get("time_zone") if isinstance(doc, dict) else None
+    return zone if isinstance(zone, str) else ""
+
+
 def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapping:
     check_id(agency_id, "agency id")
     spec = dataset_spec(dataset)
@@ -480,13 +497,24 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
             raise doc.error(("columns",), f"required field {name!r} is not mapped")
 
     formats = doc.get("formats", kind=dict) or {}
+    time_zone = _agency_time_zone(path.parent / "agency.yml")
     for name, fmt_text in formats.items():
         if name not in spec.fields or spec.fields[name].type not in ("date", "time", "datetime"):
             raise doc.error(("formats", name), "formats apply to date, time and datetime fields")
         # A list is tried in order: Dallas writes "09/03/2016" and "3/22/16" in one column.
         texts = fmt_text if isinstance(fmt_text, list) and fmt_text else [fmt_text]
-        if not all(isinstance(f, str) and "%" in f for f in texts):
-            raise doc.error(("formats", name), "must be a strptime format such as '%m/%d/%Y'")
+        if not all(isinstance(f, str) and ("%" in f or f in SPECIAL_FORMATS) for f in texts):
+            raise doc.error(
+                ("formats", name),
+                "must be a strptime format such as '%m/%d/%Y', or one of "
+                + ", ".join(SPECIAL_FORMATS),
+            )
+        if any(f in EPOCH_FORMATS for f in texts) and not time_zone:
+            raise doc.error(
+                ("formats", name),
+                "an epoch format gives an instant: it needs the agency's time_zone "
+                f"(agency.yml beside this mapping, {path.parent / 'agency.yml'})",
+            )
 
     values: dict[str, dict[str, str]] = {}
     for name, mapping in (doc.get("values", kind=dict) or {}).items():
@@ -545,6 +573,7 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
         not_recorded=[str(n) for n in not_recorded],
         excel=doc.get("excel", kind=dict) or {},
         json=doc.get("json", kind=dict) or {},
+        time_zone=time_zone,
         one_of=one_of,
         linked_files=linked_files,
         expected_cadence=cadence,

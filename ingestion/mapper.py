@@ -15,6 +15,7 @@ from datetime import datetime
 import pyarrow as pa
 
 from ingestion.config import BOOLEAN_SPELLINGS, LIST_SEPARATOR, DatasetSpec, Mapping
+from ingestion.config import SPECIAL_FORMATS as CONFIG_SPECIAL_FORMATS
 from ingestion.readers import ParsedFile, Reject, quote_ident
 
 BATCH_ROWS = 250_000
@@ -53,6 +54,31 @@ class MappedFile:
 
 def snake(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_") or "column"
+
+
+# Date and time formats that are not strptime patterns: numbers counting from an epoch.
+# epoch_ms / epoch_s: an instant (ArcGIS feature services write dates as milliseconds since
+# 1970 UTC), shown in the agency's time zone; excel_serial: days since 1899-12-30 with the time
+# as the fraction (a date cell written out as a number), a local date and time already.
+SPECIAL_FORMATS = {  # name: (units a second or None for days, lowest and highest: 1900-2100)
+    "epoch_ms": (1000.0, -2_208_988_800_000, 4_102_444_800_000),
+    "epoch_s": (1.0, -2_208_988_800, 4_102_444_800),
+    "excel_serial": (None, 1, 73_051),
+}
+assert tuple(SPECIAL_FORMATS) == CONFIG_SPECIAL_FORMATS
+
+
+def special_timestamp_expr(value: str, name: str, time_zone: str) -> str:
+    """SQL for the local TIMESTAMP a text `value` (SQL) holds in the special format `name`;
+    null for a value that is no number or falls outside 1900-2100. `time_zone`: SQL text."""
+    per_second, low, high = SPECIAL_FORMATS[name]
+    number = f"try_cast({value} as double)"
+    within = f"{number} between {low} and {high}"
+    if per_second is None:  # days since 1899-12-30
+        micros = f"cast(round({number} * 86400000000) as bigint)"
+        return f"case when {within} then timestamp '1899-12-30' + to_microseconds({micros}) end"
+    seconds = f"{number} / {per_second}"
+    return f"case when {within} then timezone({time_zone}, to_timestamp({seconds})) end"
 
 
 class _Params:
@@ -171,7 +197,13 @@ def map_file(
             if fspec.type == "time":
                 parsed_expr = f"(date '2000-01-01' + try_cast({v} as time))"
             if fmts:
-                tries = ", ".join(f"try_strptime({v}, {params.add(f)})" for f in fmts)
+                zone = params.add(mapping.time_zone) if set(fmts) & set(SPECIAL_FORMATS) else ""
+                tries = ", ".join(
+                    special_timestamp_expr(v, f, zone)
+                    if f in SPECIAL_FORMATS
+                    else f"try_strptime({v}, {params.add(f)})"
+                    for f in fmts
+                )
                 parsed_expr = f"coalesce({tries}, {parsed_expr})"
             expected = params.add(f" (expected {' or '.join(fmts) or 'ISO 8601'})")
             bad = f"({v} is not null and {parsed_expr} is null)"

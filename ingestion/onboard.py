@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingestion import config
-from ingestion.mapper import quote_ident
+from ingestion.mapper import SPECIAL_FORMATS, quote_ident, special_timestamp_expr
 from ingestion.readers import DELIMITERS, read_file, read_head, sniff_delimiter, zip_data_file
 
 SAMPLE_ROWS = 20_000
@@ -52,10 +52,19 @@ PERSONAL_WORDS = ["first name", "last name", "full name", "officer name", "subje
                   "location y", "other description", "narrative"]  # fmt: skip
 DATE_FORMATS = ["%m/%d/%Y", "%Y-%m-%d", "%m/%d/%y", "%d/%m/%Y", "%Y/%m/%d"]
 TIME_FORMATS = ["%H:%M:%S", "%H:%M", "%I:%M:%S %p", "%I:%M %p", "%H:%M:%S.%n"]
+# Numbers proposed for a date or datetime column (after every pattern) when they look like
+# them: ArcGIS's milliseconds since 1970 and Excel's serial days (epoch_s is not guessed: a
+# 10-digit number is as often a case number).
+NUMBER_FORMATS = {"epoch_ms": r"-?\d{11,13}", "excel_serial": r"\d{5}(\.\d+)?"}
 DATETIME_FORMATS = [f"{d} {t}" for d in DATE_FORMATS for t in TIME_FORMATS] + [
     "%Y-%m-%dT%H:%M:%S",
     "%Y-%m-%dT%H:%M:%S.%f",
 ]
+FORMATS_BY_KIND = {
+    "date": DATE_FORMATS + [*NUMBER_FORMATS],
+    "time": TIME_FORMATS,
+    "datetime": DATETIME_FORMATS + [*NUMBER_FORMATS],
+}
 RACE_WORDS = [
     ("hispanic", "hispanic"), ("latin", "hispanic"), ("black", "black"), ("african", "black"),
     ("white", "white"), ("caucasian", "white"), ("asian", "asian/pacific islander"),
@@ -120,9 +129,18 @@ def _detect(values: list[str], formats: list[str], con) -> str | None:
     if not sample:
         return None
     for fmt in formats:
+        if fmt in NUMBER_FORMATS and not all(
+            re.fullmatch(NUMBER_FORMATS[fmt], v.strip()) for v in sample
+        ):
+            continue
+        parsed = (
+            special_timestamp_expr("x", fmt, "'UTC'")
+            if fmt in SPECIAL_FORMATS
+            else "try_strptime(x, $f)"
+        )
         ok = con.execute(
-            "select count(*) from unnest($v::varchar[]) as t(x) where try_strptime(x, $f) is not null",
-            {"v": sample, "f": fmt},
+            f"select count(*) from unnest($v::varchar[]) as t(x) where {parsed} is not null",
+            {"v": sample} | ({} if fmt in SPECIAL_FORMATS else {"f": fmt}),
         ).fetchone()[0]
         if ok >= 0.95 * len(sample):
             return fmt
@@ -270,8 +288,7 @@ def _render(
             if total and fitting < 0.5 * total:
                 continue  # its values do not look like this field's codes
         if fspec.type in ("date", "time", "datetime"):
-            formats = {"date": DATE_FORMATS, "time": TIME_FORMATS, "datetime": DATETIME_FORMATS}
-            if not values or _detect(values, formats[fspec.type], con) is None:
+            if not values or _detect(values, FORMATS_BY_KIND[fspec.type], con) is None:
                 continue
         if fspec.type == "boolean":
             total = sum(n for v, n in distinct if v)
@@ -324,8 +341,7 @@ def _render(
     for field, (column, _) in chosen.items():
         kind = spec.fields[field].type
         if kind in ("date", "time", "datetime"):
-            lists = {"date": DATE_FORMATS, "time": TIME_FORMATS, "datetime": DATETIME_FORMATS}
-            formats[field] = _detect(by_name[column].values, lists[kind], con)
+            formats[field] = _detect(by_name[column].values, FORMATS_BY_KIND[kind], con)
     if formats:
         out.append("formats:")
         out += [
