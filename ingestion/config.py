@@ -338,9 +338,13 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
         raise ConfigError(f"{path}: no such file: agency {agency_id!r} has no {dataset} mapping")
     doc = _Located(path)
     doc.allow_keys((), MAPPING_KEYS)
-    doc.allow_keys(("csv",), ("delimiter", "quote", "escape"))
+    doc.allow_keys(("csv",), ("delimiter", "quote", "escape", "skip_rows"))
     doc.allow_keys(("excel",), ("sheet", "skip_rows"))
     doc.allow_keys(("json",), ("records", "record_key"))
+    for section in ("csv", "excel"):
+        skip = (doc.get(section, kind=dict) or {}).get("skip_rows")
+        if skip is not None and (type(skip) is not int or skip < 0):
+            raise doc.error((section, "skip_rows"), "must be a whole number of lines (0 or more)")
     declared = doc.get("dataset", kind=str)
     if declared is not None and declared != dataset:
         raise doc.error(("dataset",), f"is {declared!r} but the file is {dataset}.yml")

@@ -26,7 +26,7 @@ from ingestion.readers import (
     ParsedFile,
     Reject,
     UnreadableFile,
-    csv_delimiter_hint,
+    csv_layout_hint,
     find_header_row,
     read_file,
 )
@@ -131,7 +131,12 @@ def header_hint(path: Path, mapping: config.Mapping) -> str:
         if mapping.format == "excel":
             return excel_header_hint(path, mapping)
         if mapping.format == "csv":
-            return csv_delimiter_hint(path, mapping.csv.get("delimiter", ","), mapping.encoding)
+            return csv_layout_hint(
+                path,
+                mapping.csv.get("delimiter", ","),
+                int(mapping.csv.get("skip_rows", 0) or 0),
+                mapping.encoding,
+            )
     except Exception:  # the hint is a courtesy; the quarantine reason stands without it
         log.debug("%s: no header hint", path, exc_info=True)
     return ""
@@ -198,7 +203,7 @@ def read_and_map(
         )
         compare_with_previous(outcome, parsed, spec, previous)
     except (UnreadableFile, ContractViolation) as exc:
-        hint = header_hint(path, mapping) if isinstance(exc, ContractViolation) else ""
+        hint = header_hint(path, mapping)
         outcome.status, outcome.reason = "quarantined", f"{where}: {exc}{hint}"
     except Exception as exc:  # never let one file crash the night: quarantine it, say why
         log.exception("%s: unexpected error", where)

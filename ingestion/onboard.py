@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ingestion import config
 from ingestion.mapper import SPECIAL_FORMATS, quote_ident, special_timestamp_expr
-from ingestion.readers import DELIMITERS, read_file, read_head, sniff_delimiter, zip_data_file
+from ingestion.readers import DELIMITERS, read_file, read_head, sniff_layout, zip_data_file
 
 SAMPLE_ROWS = 20_000
 MAX_CODES = 60
@@ -200,9 +200,11 @@ def draft_mapping(agency_id: str, sample: Path, dataset: str) -> str:
         except UnicodeDecodeError as exc:
             if exc.start < len(head) - 4:  # not just a character cut at the sample's end
                 encoding = "cp1252"
-        delimiter = sniff_delimiter(head.decode(encoding, errors="replace"))
+        delimiter, above = sniff_layout(head.decode(encoding, errors="replace"))
         if delimiter not in (None, ","):
-            csv_options = {"delimiter": delimiter}
+            csv_options["delimiter"] = delimiter
+        if delimiter is not None and above:
+            csv_options["skip_rows"] = above
     parsed = read_file(
         sample, fmt, encoding=encoding, csv_options=csv_options, json_options=json_options
     )
@@ -319,8 +321,11 @@ def _render(
         f"encoding: {encoding}  # REVIEW: detected",
     ]
     if csv_options:
-        written = DELIMITERS[csv_options["delimiter"]][1]
-        out.append(f"csv: {{delimiter: {written}}}  # REVIEW: detected")
+        settings = [
+            f"delimiter: {DELIMITERS[value][1]}" if key == "delimiter" else f"{key}: {value}"
+            for key, value in csv_options.items()
+        ]
+        out.append(f"csv: {{{', '.join(settings)}}}  # REVIEW: detected")
     if json_options:
         out.append("json:  # REVIEW: where the records are, detected")
         out += [f"  {key}: {_q(value)}" for key, value in json_options.items()]

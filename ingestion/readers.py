@@ -263,33 +263,70 @@ def read_head(path: Path, size: int = 1 << 16) -> bytes:
         return b""
 
 
-def sniff_delimiter(head: str) -> str | None:
-    """The delimiter a CSV's first lines (up to 20) are written with: of comma, semicolon, tab
-    and pipe, the one splitting the header into two fields or more and at least nine lines in
-    ten into as many (quoting respected; the sample's last, possibly cut, line left out), the
-    most fields first; None when none does."""
+def sniff_layout(head: str) -> tuple[str | None, int]:
+    """(delimiter, lines above the header) of a CSV from its first lines (up to 30; the sample's
+    last, possibly cut, line left out): of comma, semicolon, tab and pipe, the delimiter giving
+    most lines one same number of fields (two or more), the most fields first; the header is
+    the first line with that number, below any title lines of a report tool, and at least nine
+    in ten of the non-blank lines from it on agree (quoting respected). (None, 0) when no
+    delimiter does."""
     lines = head.lstrip("\ufeff").splitlines()
     if len(lines) > 1 and not head.endswith(("\n", "\r")):
         lines = lines[:-1]
-    lines = [line for line in lines[:20] if line.strip()]
-    best, best_fields = None, 1
+    lines = lines[:30]
+    best, best_fields = (None, 0), 1
     for delimiter in DELIMITERS:
         counts = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
-        if not counts or counts[0] <= best_fields:
+        filled = [count for count in counts if count]
+        if not filled:
             continue
-        if sum(count == counts[0] for count in counts) >= 0.9 * len(counts):
-            best, best_fields = delimiter, counts[0]
+        fields = max(set(filled), key=lambda count: (filled.count(count), count))
+        if fields <= best_fields:
+            continue
+        header = counts.index(fields)
+        body = [count for count in counts[header:] if count]
+        if sum(count == fields for count in body) >= 0.9 * len(body):
+            best, best_fields = (delimiter, header), fields
     return best
 
 
-def csv_delimiter_hint(path: Path, delimiter: str, encoding: str) -> str:
+def sniff_delimiter(head: str) -> str | None:
+    """The delimiter of a CSV from its first lines (sniff_layout)."""
+    return sniff_layout(head)[0]
+
+
+def csv_layout_hint(path: Path, delimiter: str, skip_rows: int, encoding: str) -> str:
     """For a CSV read with the wrong delimiter (a semicolon or tab export under the comma
-    default): the delimiter its header looks written with, as a mapping sets it."""
-    found = sniff_delimiter(read_head(path).decode(encoding, errors="replace"))
-    if found is None or found == delimiter:
+    default) or header line (title lines above it): what its first lines look like, as the
+    mapping's csv settings."""
+    found, above = sniff_layout(read_head(path).decode(encoding, errors="replace"))
+    if found is None or (found == delimiter and above == skip_rows):
         return ""
-    name, written = DELIMITERS[found]
-    return f"; the header looks {name}-separated: set csv: {{delimiter: {written}}} in the mapping"
+    looks, settings = [], []
+    if found != delimiter:
+        name, written = DELIMITERS[found]
+        looks.append(f"{name}-separated")
+        settings.append(f"delimiter: {written}")
+    if above != skip_rows:
+        looks.append(f"to start at line {above + 1}")
+        settings.append(f"skip_rows: {above}")
+    return (
+        f"; the header looks {' and '.join(looks)}: set csv: {{{', '.join(settings)}}}"
+        " in the mapping"
+    )
+
+
+def _blank_lines(utf8: bytes, count: int) -> bytes:
+    """The file with its first `count` lines emptied, each keeping its line end (DuckDB skips
+    blank lines, so every line keeps its number; one style of line end throughout)."""
+    ends, start = [], 0
+    for _ in range(count):
+        end = utf8.find(b"\n", start) + 1
+        if end == 0:
+            break
+        ends.append(b"\r\n" if utf8[start : end - 1].endswith(b"\r") else b"\n")
+        start = end
+    return b"".join(ends) + utf8[start:] if len(ends) == count else b"".join(ends)
 
 
 def read_csv(
@@ -299,10 +336,16 @@ def read_csv(
     delimiter: str = ",",
     quote: str = '"',
     escape: str | None = None,
+    skip_rows: int = 0,
 ) -> ParsedFile:
+    """A CSV file's records as text, each with its line number; `skip_rows`: title lines above
+    the header (a report tool's), left out."""
     data = read_bytes(path)
     check_encoding(data, encoding)
     utf8, rejects = _decode_to_utf8(data, encoding)
+    if skip_rows:
+        utf8 = _blank_lines(utf8, skip_rows)
+        rejects = [r for r in rejects if r.source_row > skip_rows]
     if len(_line_starts(utf8)[0]) == 0:
         raise UnreadableFile("the file is empty")
     try:

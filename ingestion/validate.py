@@ -62,7 +62,7 @@ def validate_file(agency_id: str, path: Path, mapping: config.Mapping) -> FileRe
     try:
         parsed = read_with(mapping, path)
     except UnreadableFile as exc:
-        report.loadable, report.error = False, str(exc)
+        report.loadable, report.error = False, f"{exc}{header_hint(path, mapping)}"
         return report
     try:
         try:  # a mapping's linked files (Chicago's TRR tables), joined as for the nightly load

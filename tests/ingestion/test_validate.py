@@ -69,6 +69,18 @@ def test_a_semicolon_export_under_a_comma_mapping_names_the_delimiter(landing, t
     )
 
 
+def test_title_lines_above_the_header_are_named_with_the_setting(landing, tmp_path, capsys):
+    root, _ = landing
+    source = root / "alder_pd" / "stops" / "alder_stops_2023H1.csv"
+    changed = tmp_path / "alder_stops_2024H1.csv"
+    changed.write_bytes(
+        b"Alder PD stops\r\n\r\n" + source.read_bytes().removeprefix(b"\xef\xbb\xbf")
+    )
+    assert cli.main(["validate", "alder_pd", str(changed)]) == 1
+    report = capsys.readouterr().out
+    assert "the header looks to start at line 3: set csv: {skip_rows: 2} in the mapping" in report
+
+
 def test_unmapped_codes_are_counted_with_rows(landing, tmp_path, capsys):
     root, _ = landing
     source = root / "cedar_pd" / "stops" / "cedar_stops_2023Q1.jsonl"
