@@ -36,12 +36,12 @@ BOOLEAN_SPELLINGS = {
 }  # fmt: skip
 
 
-# Top-level keys of a dataset mapping (ingestion/CONTRACT.md); anything else is a typo.
 # Date and time formats that are numbers, not strptime patterns (ingestion/mapper.py's
 # SPECIAL_FORMATS): instants counted from 1970 UTC, and Excel's serial day numbers.
 EPOCH_FORMATS = ("epoch_ms", "epoch_s")
 SPECIAL_FORMATS = (*EPOCH_FORMATS, "excel_serial")
 
+# Top-level keys of a dataset mapping (ingestion/CONTRACT.md); anything else is a typo.
 MAPPING_KEYS = (
     "dataset", "format", "file_pattern", "encoding", "csv", "excel", "json", "columns", "formats",
     "values", "personal_data", "null_values", "column_null_values", "constants", "empty_as",

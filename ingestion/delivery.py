@@ -125,8 +125,8 @@ def compare_with_previous(
 
 
 def header_hint(path: Path, mapping: config.Mapping) -> str:
-    """A likely cause of a file's missing columns, as the mapping setting to change: a
-    workbook's header below title rows, or a CSV's delimiter."""
+    """A likely cause of a file's missing columns or unreadable records, as the mapping
+    setting to change: a workbook's or a CSV's header below title lines, a CSV's delimiter."""
     try:
         if mapping.format == "excel":
             return excel_header_hint(path, mapping)
