@@ -247,13 +247,21 @@ DELIMITERS = {
 
 
 def read_head(path: Path, size: int = 1 << 16) -> bytes:
-    """The first `size` bytes of a file, decompressed when it is gzip."""
+    """The first `size` bytes of a file, decompressed when it is gzip, of its data file when it
+    is a ZIP archive (see read_bytes)."""
     with path.open("rb") as raw:
         start = raw.read(4)
-    if start == b"PK\x03\x04":
+    if start == b"PK\x03\x04":  # the archive's data file, without extracting all of it
+        import zipfile
+
         try:
-            return read_bytes(path)[:size]
-        except UnreadableFile:
+            with zipfile.ZipFile(path) as archive:
+                members = [i for i in archive.infolist() if not _zip_side_file(i)]
+                if len(members) != 1:
+                    return b""
+                with archive.open(members[0]) as handle:
+                    return handle.read(size)
+        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError):
             return b""
     opener = gzip.open if start[:2] == b"\x1f\x8b" else open
     try:

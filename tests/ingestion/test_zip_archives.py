@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from dagster_project import cli
-from ingestion.readers import UnreadableFile, read_csv, read_json, read_jsonl
+from ingestion.readers import UnreadableFile, read_csv, read_head, read_json, read_jsonl
 
 CSV = (
     "Incident #;Stop Date;Race;Searched\r\n"
@@ -51,6 +51,7 @@ def test_the_one_data_file_reads_as_the_file_alone(tmp_path):
     assert expected[2] == [(3, "TOO MANY COLUMNS: Expected Number of Columns: 4 Found: 5")]
     assert table(read_csv(zipped, **options)) == expected
     assert len(expected[1]) == 2
+    assert read_head(zipped, 20) == CSV[:20]  # what onboard and the hints sniff
 
 
 def test_json_and_json_lines_inside_an_archive(tmp_path):
