@@ -323,7 +323,7 @@ def _agency_time_zone(path: Path) -> str:
     """The time_zone an agency.yml declares ("" when there is none to read: load_agency is
     what checks the file)."""
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = _parse(path.read_text(encoding="utf-8"))[1]
     except (OSError, yaml.YAMLError):
         return ""
     zone = doc.get("time_zone") if isinstance(doc, dict) else None
@@ -501,7 +501,7 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
             raise doc.error(("columns",), f"required field {name!r} is not mapped")
 
     formats = doc.get("formats", kind=dict) or {}
-    time_zone = _agency_time_zone(path.parent / "agency.yml")
+    time_zone = ""  # read from agency.yml only for a mapping with an epoch format
     for name, fmt_text in formats.items():
         if name not in spec.fields or spec.fields[name].type not in ("date", "time", "datetime"):
             raise doc.error(("formats", name), "formats apply to date, time and datetime fields")
@@ -513,12 +513,14 @@ def load_mapping(agency_id: str, dataset: str, root: Path | None = None) -> Mapp
                 "must be a strptime format such as '%m/%d/%Y', or one of "
                 + ", ".join(SPECIAL_FORMATS),
             )
-        if any(f in EPOCH_FORMATS for f in texts) and not time_zone:
-            raise doc.error(
-                ("formats", name),
-                "an epoch format gives an instant: it needs the agency's time_zone "
-                f"(agency.yml beside this mapping, {path.parent / 'agency.yml'})",
-            )
+        if any(f in EPOCH_FORMATS for f in texts):
+            time_zone = time_zone or _agency_time_zone(path.parent / "agency.yml")
+            if not time_zone:
+                raise doc.error(
+                    ("formats", name),
+                    "an epoch format gives an instant: it needs the agency's time_zone "
+                    f"(agency.yml beside this mapping, {path.parent / 'agency.yml'})",
+                )
 
     values: dict[str, dict[str, str]] = {}
     for name, mapping in (doc.get("values", kind=dict) or {}).items():

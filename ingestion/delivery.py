@@ -129,7 +129,7 @@ def header_hint(path: Path, mapping: config.Mapping) -> str:
     setting to change: a workbook's or a CSV's header below title lines, a CSV's delimiter."""
     try:
         if mapping.format == "excel":
-            return excel_header_hint(path, mapping)
+            return _excel_header_hint(path, mapping)
         if mapping.format == "csv":
             return csv_layout_hint(
                 path,
@@ -142,13 +142,9 @@ def header_hint(path: Path, mapping: config.Mapping) -> str:
     return ""
 
 
-def excel_header_hint(path: Path, mapping: config.Mapping) -> str:
+def _excel_header_hint(path: Path, mapping: config.Mapping) -> str:
     """For a workbook whose header is not where the mapping says (title rows above it)."""
-    wanted = set(mapping.columns.values())
-    try:
-        row = find_header_row(path, mapping.excel.get("sheet"), wanted)
-    except Exception:  # the hint is a courtesy; the quarantine reason stands without it
-        return ""
+    row = find_header_row(path, mapping.excel.get("sheet"), set(mapping.columns.values()))
     skip = int(mapping.excel.get("skip_rows", 0) or 0)
     if row is None or row - 1 == skip:
         return ""

@@ -99,7 +99,7 @@ def _zip_member(data: bytes) -> bytes:
         archive = zipfile.ZipFile(io.BytesIO(data))
         if "xl/workbook.xml" in archive.namelist():
             raise UnreadableFile("this is an Excel workbook: set format: excel in the mapping")
-        data_files = [info for info in archive.infolist() if not _zip_side_file(info)]
+        data_files = _zip_data_files(archive)
         if len(data_files) != 1:
             names = ", ".join(m.filename for m in data_files) or "none"
             raise UnreadableFile(
@@ -123,20 +123,27 @@ def zip_data_file(path: Path) -> str | None:
 
     try:
         with zipfile.ZipFile(path) as archive:
-            names = [i.filename for i in archive.infolist() if not _zip_side_file(i)]
+            members = _zip_data_files(archive)
     except (zipfile.BadZipFile, OSError):
         return None
-    return names[0] if len(names) == 1 else None
+    return members[0].filename if len(members) == 1 else None
 
 
-def _zip_side_file(info) -> bool:
-    name = Path(info.filename).name.lower()
-    return (
-        info.is_dir()
-        or info.filename.startswith("__MACOSX/")
-        or name.startswith((".", "readme", "license", "metadata"))
-        or Path(name).suffix in {".pdf", ".doc", ".docx", ".html", ".htm", ".xml", ".md", ".rtf"}
-    )
+def _zip_data_files(archive) -> list:
+    """An archive's members but folders, macOS resource forks, hidden files and documentation
+    (read-me, license, metadata; PDF, Word, HTML, XML, Markdown, RTF)."""
+
+    def side(info) -> bool:
+        name = Path(info.filename).name.lower()
+        return (
+            info.is_dir()
+            or info.filename.startswith("__MACOSX/")
+            or name.startswith((".", "readme", "license", "metadata"))
+            or Path(name).suffix
+            in {".pdf", ".doc", ".docx", ".html", ".htm", ".xml", ".md", ".rtf"}
+        )
+
+    return [info for info in archive.infolist() if not side(info)]
 
 
 def check_encoding(data: bytes, encoding: str) -> None:
@@ -256,7 +263,7 @@ def read_head(path: Path, size: int = 1 << 16) -> bytes:
 
         try:
             with zipfile.ZipFile(path) as archive:
-                members = [i for i in archive.infolist() if not _zip_side_file(i)]
+                members = _zip_data_files(archive)
                 if len(members) != 1:
                     return b""
                 with archive.open(members[0]) as handle:
@@ -296,11 +303,6 @@ def sniff_layout(head: str) -> tuple[str | None, int]:
         if sum(count == fields for count in body) >= 0.9 * len(body):
             best, best_fields = (delimiter, header), fields
     return best
-
-
-def sniff_delimiter(head: str) -> str | None:
-    """The delimiter of a CSV from its first lines (sniff_layout)."""
-    return sniff_layout(head)[0]
 
 
 def csv_layout_hint(path: Path, delimiter: str, skip_rows: int, encoding: str) -> str:

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from dagster_project import cli
-from ingestion.readers import read_csv, sniff_delimiter, sniff_layout
+from ingestion.readers import read_csv, sniff_layout
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
 TERRY = REAL / "seattle-terry-stops-2017snap" / "Terry_Stops.csv"
@@ -35,14 +35,14 @@ ROWS = [["id", "when", "note", "amount"]] + [
 def test_the_delimiter_is_the_one_every_line_agrees_on(delimiter):
     """Quoted fields holding the other delimiters, and a last line cut by the sample's end."""
     text = written(ROWS, delimiter)
-    assert sniff_delimiter(text) == delimiter
-    assert sniff_delimiter(text[: len(text) - 7]) == delimiter
-    assert sniff_delimiter("\ufeff" + text) == delimiter
+    assert sniff_layout(text)[0] == delimiter
+    assert sniff_layout(text[: len(text) - 7])[0] == delimiter
+    assert sniff_layout("\ufeff" + text)[0] == delimiter
 
 
 def test_a_single_column_has_no_delimiter():
-    assert sniff_delimiter("id\n1\n2\n") is None
-    assert sniff_delimiter("") is None
+    assert sniff_layout("id\n1\n2\n")[0] is None
+    assert sniff_layout("")[0] is None
 
 
 @pytest.mark.skipif(not TERRY.is_file(), reason=f"real export not found at {TERRY}")
